@@ -1,0 +1,79 @@
+"""The `flask` commands, one group per topic."""
+
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import jobs, mail, municipalities, seed
+from .extensions import db
+
+seed_cli = AppGroup("seed", help="Load example programmes.")
+municipalities_cli = AppGroup("municipalities", help="The municipality register.")
+mail_cli = AppGroup("mail", help="Deliver the outbox.")
+registrations_cli = AppGroup("registrations", help="Registration housekeeping.")
+
+
+@seed_cli.command("akson")
+@click.option("--original-dates", is_flag=True, help="Keep 5 May 2020 and the 4 May deadline.")
+def seed_akson(original_dates):
+    """Load the Akson programme (the meeting and three webinars); running it again changes nothing."""
+    created = seed.seed_akson(original_dates=original_dates)
+    if created:
+        click.echo(f"Created: {', '.join(created)}")
+    else:
+        click.echo("The Akson programme is already loaded; nothing changed.")
+
+
+@municipalities_cli.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def load_municipalities(path):
+    """Load a newer register: update names and populations, keep references intact."""
+    try:
+        added, updated, retired = municipalities.load_register(path)
+    except municipalities.RegisterError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"{added} added, {updated} updated, {retired} no longer listed")
+
+
+@mail_cli.command("send")
+def mail_send():
+    """Deliver every message that is due now, then exit."""
+    total = 0
+    while sent := mail.deliver_due():
+        total += sent
+    click.echo(f"{total} sent")
+
+
+@mail_cli.command("worker")
+def mail_worker():
+    """Deliver mail and run periodic jobs until stopped (run one or more in production)."""
+    click.echo("Delivering mail; stop with Ctrl-C.")
+    stop = threading.Event()
+    try:
+        mail.run_loop(current_app._get_current_object(), stop)
+    except KeyboardInterrupt:
+        stop.set()
+        sys.exit(0)
+
+
+@registrations_cli.command("anonymise")
+def anonymise():
+    """Anonymise registrations to events that ended ANONYMISE_AFTER_DAYS ago."""
+    from .models import utcnow
+
+    count = 0
+    while batch := jobs.anonymise_old_registrations(utcnow()):
+        count += batch
+    click.echo(f"{count} registrations anonymised")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups."""
+    for group in (seed_cli, municipalities_cli, mail_cli, registrations_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,311 @@
+"""The entities: municipalities, events, registrations, organisers and the mail outbox."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on SQLite (which stores naive values) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an instant is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def hash_token(token: str) -> str:
+    """What we store of a manage token: a database leak must not reveal working links."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """A wall-clock time in `zone` as a UTC instant; a time in the spring gap moves forward.
+
+    02:30 on the last Sunday of March does not exist in Europe/Oslo. Going to UTC with
+    fold=0 and back normalises it the way calendars do (to 03:30).
+    """
+    naive = datetime.combine(day, at)
+    instant = naive.replace(tzinfo=zone).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != naive:
+        instant = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    return instant
+
+
+class Municipality(db.Model):
+    __tablename__ = "municipalities"
+
+    #: Statistics Norway's 4-digit municipality number, e.g. "0301".
+    number: Mapped[str] = mapped_column(String(4), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    county_number: Mapped[str] = mapped_column(String(2))
+    county_name: Mapped[str] = mapped_column(String(80))
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    #: Nord, Midt-Norge, Vest or Sør-Øst.
+    health_region: Mapped[str] = mapped_column(String(20))
+    #: False once a newer register no longer lists it (kept so old registrations still point here).
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    #: "meeting" or "webinar".
+    kind: Mapped[str] = mapped_column(String(20), default="webinar")
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    target_group: Mapped[str] = mapped_column(Text, default="")
+    #: Public description of the place, e.g. "Digitalt (lenke sendes på e-post)".
+    location: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: IANA zone the event is announced in.
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: An absolute deadline ...
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: ... or one relative to the start: N days before, at a local wall-clock time.
+    deadline_days_before: Mapped[int | None] = mapped_column(Integer)
+    deadline_local_time: Mapped[time | None] = mapped_column(Time)
+    #: draft, published or cancelled.
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    waitlist: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Confirmed registrations; updated atomically so capacity holds under concurrency.
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: Comma-separated health regions / county numbers allowed; empty means every one.
+    eligible_regions: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    eligible_counties: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: Private: travels only in personal e-mails, invites and the registrant's page.
+    join_url: Mapped[str] = mapped_column(String(500), default="")
+    ical_uid: Mapped[str] = mapped_column(String(200), unique=True)
+    #: Raised whenever time, place or join link changes, and on cancellation.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    organiser_name: Mapped[str] = mapped_column(String(200), default="")
+    organiser_email: Mapped[str] = mapped_column(String(254), default="")
+    recording_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    recording_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    registrations: Mapped[list[Registration]] = relationship(
+        back_populates="event", order_by="Registration.id"
+    )
+    materials: Mapped[list[Material]] = relationship(
+        back_populates="event", order_by="Material.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def local_start(self) -> datetime:
+        return self.starts_at.astimezone(self.zone)
+
+    @property
+    def local_end(self) -> datetime:
+        return self.ends_at.astimezone(self.zone)
+
+    @property
+    def deadline(self) -> datetime:
+        """When registration closes; a relative deadline follows the start when it moves."""
+        if self.deadline_days_before is not None:
+            day = self.local_start.date() - timedelta(days=self.deadline_days_before)
+            at = self.deadline_local_time or time(23, 59)
+            return local_to_utc(day, at, self.zone)
+        return self.deadline_at or self.starts_at
+
+    def registration_open(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        if self.status != "published":
+            return False
+        if self.registration_opens_at and now < self.registration_opens_at:
+            return False
+        return now <= self.deadline
+
+    def is_past(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) >= self.ends_at
+
+    @property
+    def region_list(self) -> list[str]:
+        return [r for r in self.eligible_regions.split(",") if r]
+
+    @property
+    def county_list(self) -> list[str]:
+        return [c for c in self.eligible_counties.split(",") if c]
+
+    def eligible(self, municipality: Municipality) -> bool:
+        """Whether people from this municipality may register."""
+        if not municipality.active:
+            return False
+        if self.region_list and municipality.health_region not in self.region_list:
+            return False
+        return not (self.county_list and municipality.county_number not in self.county_list)
+
+    @property
+    def seats_left(self) -> int | None:
+        return None if self.capacity is None else max(self.capacity - self.seats_taken, 0)
+
+
+class Material(db.Model):
+    __tablename__ = "materials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="materials")
+
+
+class Registration(db.Model):
+    __tablename__ = "registrations"
+    __table_args__ = (
+        # One active registration per e-mail per event; a cancelled one does not block.
+        Index(
+            "uq_registrations_event_email_active",
+            "event_id",
+            "email",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+        Index("ix_registrations_event_status", "event_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    #: Always lower-cased.
+    email: Mapped[str] = mapped_column(String(254))
+    #: A key of ROLES in webinars.roles.
+    role: Mapped[str] = mapped_column(String(40))
+    municipality_number: Mapped[str] = mapped_column(
+        ForeignKey("municipalities.number"), index=True
+    )
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    #: SHA-256 of the manage token; the token itself is only ever in the registrant's mail.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: confirmed, waitlisted or cancelled.
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")
+    #: Language of the pages the registrant used; their e-mails follow it.
+    locale: Mapped[str] = mapped_column(String(5), default="nb", server_default="nb")
+    #: The SEQUENCE of the last invite or cancellation this registrant's calendar got.
+    ical_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Which reminders went out, for which start (so a moved event is reminded again).
+    reminded_day_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_hour_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recording_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship(back_populates="registrations")
+    municipality: Mapped[Municipality] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.status != "cancelled"
+
+
+class Organiser(UserMixin, db.Model):
+    __tablename__ = "organisers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: Changes when the password changes or the organiser logs out everywhere; old sessions die.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class OutboxMessage(db.Model):
+    """A message committed with the change that caused it, delivered later by the mail loop."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="SET NULL"), index=True
+    )
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), index=True
+    )
+    #: confirmation, cancellation, update, event_cancelled, promoted, reminder, recording …
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    #: The whole RFC 5322 message; cleared once sent, as it carries private links.
+    raw: Mapped[str | None] = mapped_column(Text)
+    #: queued, sending, sent, retrying or failed.
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: While status is "sending": who holds it and until when (a crashed worker's claim expires).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event | None] = relationship()
+
+
+#: Roles offered on the registration form, stored by key.
+ROLES: dict[str, str] = {
+    "ordforer": "Ordfører",
+    "varaordforer": "Varaordfører",
+    "kommunedirektor": "Kommunedirektør/rådmann",
+    "kommunalsjef": "Kommunalsjef",
+    "politisk_leder": "Annen politisk leder",
+    "nokkelperson": "Annen nøkkelperson",
+}

@@ -1,0 +1,85 @@
+"""The municipality register: the 2020 list ships with the package; newer lists can be loaded."""
+
+import csv
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Municipality
+
+REGISTER_2020 = "kommuner-2020.csv"
+COLUMNS = {"number", "name", "county_number", "county_name", "population_2020", "health_region"}
+
+
+class RegisterError(ValueError):
+    """The file is not a municipality register we can read."""
+
+
+def read_register(path: Path | None = None) -> list[dict]:
+    """Rows of a register CSV (the shipped 2020 one when no path is given), checked."""
+    if path is None:
+        text = resources.files("webinars.data").joinpath(REGISTER_2020).read_text("utf-8-sig")
+    else:
+        text = Path(path).read_text("utf-8-sig")
+    reader = csv.DictReader(text.splitlines())
+    missing = COLUMNS - set(reader.fieldnames or ())
+    population = "population_2020"
+    if missing == {"population_2020"} and "population" in (reader.fieldnames or ()):
+        population, missing = "population", set()
+    if missing:
+        raise RegisterError(f"missing columns: {', '.join(sorted(missing))}")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        number = row["number"].strip().zfill(4)
+        if not (number.isdigit() and len(number) == 4):
+            raise RegisterError(f"line {line}: {row['number']!r} is not a 4-digit number")
+        try:
+            people = int(row[population] or 0)
+        except ValueError as exc:
+            raise RegisterError(f"line {line}: population {row[population]!r}") from exc
+        rows.append(
+            {
+                "number": number,
+                "name": row["name"].strip(),
+                "county_number": row["county_number"].strip().zfill(2),
+                "county_name": row["county_name"].strip(),
+                "population": people,
+                "health_region": row["health_region"].strip(),
+            }
+        )
+    if not rows:
+        raise RegisterError("the file lists no municipalities")
+    return rows
+
+
+def load_register(path: Path | None = None) -> tuple[int, int, int]:
+    """Insert new, update known and retire vanished municipalities (no commit).
+
+    Retired ones stay in the table, so registrations that point to them stay intact.
+    Returns (added, updated, retired).
+    """
+    rows = read_register(path)
+    known = {m.number: m for m in db.session.scalars(select(Municipality))}
+    added = updated = 0
+    for row in rows:
+        current = known.pop(row["number"], None)
+        if current is None:
+            db.session.add(Municipality(active=True, **row))
+            added += 1
+            continue
+        changed = False
+        for key, value in row.items():
+            if getattr(current, key) != value:
+                setattr(current, key, value)
+                changed = True
+        if not current.active:
+            current.active = changed = True
+        updated += changed
+    retired = 0
+    for gone in known.values():
+        if gone.active:
+            gone.active = False
+            retired += 1
+    return added, updated, retired

@@ -1,0 +1,83 @@
+"""The registration form, shared by the public page and organisers adding someone by hand."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from ..models import ROLES, Event, Municipality
+
+
+def _no_control_characters(form, field):
+    if field.data and any(ord(ch) < 32 and ch not in "\t" for ch in field.data):
+        raise ValidationError(_l("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class RegistrationForm(FlaskForm):
+    """Name, e-mail, role, municipality (by number) and an optional organisation."""
+
+    name = StringField(
+        _l("Navn"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Skriv navnet ditt.")),
+            Length(max=200, message=_l("Navnet kan være høyst %(max)d tegn.")),
+            _no_control_characters,
+        ],
+    )
+    email = EmailField(
+        _l("E-postadresse"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Skriv e-postadressen din.")),
+            Length(max=254, message=_l("E-postadressen er for lang.")),
+            Email(_l("Skriv en gyldig e-postadresse, for eksempel navn@kommune.no."),
+                  check_deliverability=False),
+        ],
+    )
+    role = SelectField(
+        _l("Rolle"),
+        choices=[],
+        validators=[DataRequired(_l("Velg rollen din."))],
+        validate_choice=False,
+    )
+    municipality = SelectField(
+        _l("Kommune"),
+        choices=[],
+        validators=[DataRequired(_l("Velg kommunen din."))],
+        validate_choice=False,
+    )
+    organisation = StringField(
+        _l("Organisasjon (valgfritt)"),
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("Organisasjonen kan være høyst %(max)d tegn.")),
+            _no_control_characters,
+        ],
+    )
+
+    def __init__(self, event: Event, municipalities: list[Municipality], *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = [("", _l("Velg rolle"))] + [
+            (key, _l(label)) for key, label in ROLES.items()
+        ]
+        self.municipality.choices = [("", _l("Velg kommune"))] + [
+            (m.number, f"{m.name} ({m.county_name})")
+            for m in municipalities
+            if event.eligible(m)
+        ]
+
+    def validate_role(self, field):
+        if field.data and field.data not in ROLES:
+            raise ValidationError(_l("Velg en rolle fra listen."))
+
+    def validate_municipality(self, field):
+        if field.data and field.data not in {value for value, _ in field.choices if value}:
+            raise ValidationError(
+                _l("Velg en kommune fra listen; den viser kommunene arrangementet er for.")
+            )

@@ -1,0 +1,201 @@
+"""Public views: the programme, an event, registering, the registrant's page, calendar files."""
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .. import ical, services
+from ..extensions import db
+from ..models import Event, Municipality, utcnow
+from . import bp
+from .forms import RegistrationForm
+
+PUBLIC_STATUSES = ("published", "cancelled")
+
+
+def _public_event(slug: str) -> Event:
+    event = db.session.scalar(select(Event).where(Event.slug == slug))
+    if event is None or event.status not in PUBLIC_STATUSES:
+        abort(404)
+    return event
+
+
+def _form(event: Event) -> RegistrationForm:
+    municipalities = db.session.scalars(
+        select(Municipality).where(Municipality.active).order_by(Municipality.name)
+    ).all()
+    return RegistrationForm(event, municipalities)
+
+
+def _private(response: Response) -> Response:
+    """Pages and files behind a manage link: never cached, never sent on as a Referer."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _calendar_response(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/")
+def index():
+    """Upcoming events first, then past ones with their recordings."""
+    now = utcnow()
+    events = db.session.scalars(
+        select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
+    ).all()
+    upcoming = [e for e in events if not e.is_past(now)]
+    past = [e for e in reversed(events) if e.is_past(now)]
+    return render_template("registration/index.html", upcoming=upcoming, past=past, now=now)
+
+
+@bp.get("/events/<slug>")
+def event(slug):
+    """The event, its material and recording, and the form while registration is open."""
+    event = _public_event(slug)
+    form = _form(event) if event.registration_open() else None
+    return render_template("registration/event.html", event=event, form=form, now=utcnow())
+
+
+@bp.post("/events/<slug>/register")
+def register(slug):
+    """Register; the deadline and capacity are checked again here, not only on the form."""
+    event = _public_event(slug)
+    try:
+        services.check_open(event)
+    except services.RegistrationError as exc:
+        return _closed(event, exc)
+    form = _form(event)
+    if not form.validate():
+        return render_template("registration/event.html", event=event, form=form), 422
+    try:
+        services.register(
+            event,
+            name=form.name.data,
+            email=form.email.data,
+            role=form.role.data,
+            municipality=form.municipality.data,
+            organisation=form.organisation.data or "",
+            locale=str(get_locale() or "nb"),
+        )
+    except services.NotEligible as exc:
+        form.municipality.errors = [exc.message]
+        return render_template("registration/event.html", event=event, form=form), 422
+    except services.RegistrationError as exc:
+        db.session.rollback()
+        return _closed(event, exc)
+    # Whether the address was new or not, the answer is the same: the form never reveals
+    # who is registered. The links travel only by e-mail.
+    session["registered"] = {"slug": event.slug, "email": form.email.data.strip().lower()}
+    return redirect(url_for(".registered", slug=event.slug), code=303)
+
+
+def _closed(event: Event, exc: services.RegistrationError):
+    return (
+        render_template("registration/closed.html", event=event, reason=exc.message),
+        exc.status,
+    )
+
+
+@bp.get("/events/<slug>/registered")
+def registered(slug):
+    """Says where the confirmation went."""
+    event = _public_event(slug)
+    done = session.get("registered")
+    if not done or done.get("slug") != slug:
+        return redirect(url_for(".event", slug=slug))
+    return render_template("registration/registered.html", event=event, email=done["email"])
+
+
+@bp.get("/events/<slug>/calendar.ics")
+def event_calendar(slug):
+    """The public calendar file for one event (no join link)."""
+    event = _public_event(slug)
+    return _calendar_response(ical.public_calendar([event]), f"{event.slug}.ics")
+
+
+@bp.get("/calendar.ics")
+def feed():
+    """A feed of every published event, past and upcoming, to subscribe to."""
+    events = db.session.scalars(
+        select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
+    ).all()
+    name = _("Webinarer og digitale møter")
+    return _calendar_response(ical.public_calendar(events, name=name), "webinarer.ics")
+
+
+def _registration(token: str):
+    registration = services.find_by_token(token)
+    if registration is None or registration.anonymised_at is not None:
+        abort(404)
+    return registration
+
+
+@bp.get("/r/<token>")
+def manage(token):
+    """The registrant's own page: status, join link, invite, cancel."""
+    registration = _registration(token)
+    return _private(
+        current_app.make_response(
+            render_template(
+                "registration/manage.html",
+                registration=registration,
+                event=registration.event,
+                token=token,
+                now=utcnow(),
+                just_cancelled=session.pop("cancelled", False),
+            )
+        )
+    )
+
+
+@bp.get("/r/<token>/invite.ics")
+def invite(token):
+    """The registrant's own calendar file, with the join link."""
+    registration = _registration(token)
+    if registration.status != "confirmed":
+        abort(410)
+    data = ical.personal_download(registration)
+    return _private(_calendar_response(data, "invitasjon.ics"))
+
+
+@bp.get("/r/<token>/cancel")
+def confirm_cancel(token):
+    """Asks before cancelling."""
+    registration = _registration(token)
+    if registration.status == "cancelled":
+        return redirect(url_for(".manage", token=token))
+    return _private(
+        current_app.make_response(
+            render_template(
+                "registration/cancel.html",
+                registration=registration,
+                event=registration.event,
+                token=token,
+            )
+        )
+    )
+
+
+@bp.post("/r/<token>/cancel")
+def cancel(token):
+    """Cancels the registration and sends the calendar a CANCEL."""
+    registration = _registration(token)
+    services.cancel(registration)
+    session["cancelled"] = True
+    return redirect(url_for(".manage", token=token), code=303)
