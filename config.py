@@ -43,6 +43,9 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "Webinarer <noreply@localhost>"
+    # Flask-Mail would suppress sending whenever TESTING is on; our tests talk to a real
+    # SMTP server, and "no MAIL_SERVER" is what sends mail to the log.
+    MAIL_SUPPRESS_SEND = False
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT") or 30)
     #: Deliver the outbox from a thread inside the web process (off when `mail worker` runs).
     MAIL_DELIVERY_THREAD = env_bool("MAIL_DELIVERY_THREAD", True)

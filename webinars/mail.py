@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
+from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
@@ -81,8 +82,9 @@ def build_message(
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = "nb" if locale == "nb" else locale
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    # Quoted-printable keeps the message 7-bit and its lines short for every relay.
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
     if calendar:
         # Outlook wants the method both in the part's MIME type and in the body; the inline
         # alternative turns the mail into a meeting request, the attached file is for
@@ -142,7 +144,7 @@ def queue(
         recipient=recipient,
         subject=subject,
         message_id=msg["Message-ID"],
-        raw=msg.as_string(),
+        raw=msg.as_string(policy=SMTP),
         event=event,
         registration_id=registration.id if registration else None,
     )
@@ -216,7 +218,7 @@ class Transport:
             if self.connection is None:
                 self.connection = mail.connect().__enter__()
             sender = parseaddr(self.app.config["MAIL_DEFAULT_SENDER"])[1]
-            self.connection.host.sendmail(sender, [message.recipient], message.raw.encode("utf-8"))
+            self.connection.host.sendmail(sender, [message.recipient], message.raw.encode("ascii"))
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
             if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
                 self.close()

@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(registration_bp)
     app.register_blueprint(organiser_bp, url_prefix="/organiser")
+    # Lets shared templates link to pages only once they exist (the nav, for one).
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     @app.get("/healthz")
     def healthz():

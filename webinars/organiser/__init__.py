@@ -21,3 +21,20 @@ def load_organiser(user_id: str) -> Organiser | None:
     if organiser is None or organiser.session_version != int(version):
         return None
     return organiser
+
+
+#: Endpoints reachable without logging in; everything else on this blueprint needs a login.
+PUBLIC_ENDPOINTS = {"organiser.login"}
+
+
+@bp.before_request
+def require_login():
+    """Every organiser page and export refuses anonymous users, new routes included."""
+    from flask import request
+    from flask_login import current_user
+
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login.unauthorized()
+    return None
