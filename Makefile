@@ -20,12 +20,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed translations
-install-dev: $(VENV)/.installed-dev translations
+install: $(VENV)/.installed
+	@$(MAKE) --no-print-directory translations
+install-dev: $(VENV)/.installed-dev
+	@$(MAKE) --no-print-directory translations
 
-translations: $(BIN)/python
-	$(BIN)/pybabel compile --use-fuzzy -d webinars/translations -f >/dev/null 2>&1 || \
-	  ( [ -x $(BIN)/pybabel ] && $(BIN)/pybabel compile -d webinars/translations )
+# Compiled catalogues (.mo) are build output; the .po files are the source.
+translations: | $(BIN)/python
+	@if [ -d webinars/translations ]; then $(BIN)/pybabel compile -q -d webinars/translations; fi
 
 run: install
 	$(FLASK) db upgrade
