@@ -7,30 +7,157 @@ mailbox as ORGANIZER and the registrant as ATTENDEE with RSVP=FALSE.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 from functools import lru_cache
+from typing import NamedTuple
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from icalendar import Calendar, Timezone, vCalAddress
+from icalendar import (
+    Calendar,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vDuration,
+)
 from icalendar import Event as VEvent
 
 from .models import Event, Registration, utcnow
 
 PRODID = "-//webinars//webinars 1.0//NB"
+#: How often subscribers should fetch the feed again (Outlook and Apple obey; Google has its own).
+FEED_REFRESH = timedelta(hours=6)
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+# --- VTIMEZONE ------------------------------------------------------------------------------
+
+
+class _Change(NamedTuple):
+    """One transition of a zone, as a VTIMEZONE observance describes it."""
+
+    #: Local wall time at the change, on the clock *before* it (RFC 5545: with TZOFFSETFROM).
+    onset: datetime
+    before: timedelta
+    after: timedelta
+    name: str
+    daylight: bool
+
+    @property
+    def kind(self) -> tuple:
+        """What changes of one observance share: offsets, name, standard or daylight."""
+        return self.before, self.after, self.name, self.daylight
+
+
+def _changes(zone: ZoneInfo, first_year: int, last_year: int) -> list[_Change]:
+    """Every offset or name change of `zone` whose onset falls in first_year..last_year."""
+
+    def state(at: datetime) -> tuple:
+        local = at.astimezone(zone)
+        return local.utcoffset(), local.dst(), local.tzname()
+
+    changes = []
+    day = timedelta(days=1)
+    at = datetime(first_year - 1, 12, 31, tzinfo=UTC)
+    end = datetime(last_year + 1, 1, 2, tzinfo=UTC)
+    previous = state(at)
+    while at < end:
+        current = state(at + day)
+        if current != previous:
+            # zoneinfo has no public list of transitions: bisect to the second.
+            low, high = 0, 86_400
+            while high - low > 1:
+                middle = (low + high) // 2
+                if state(at + timedelta(seconds=middle)) == previous:
+                    low = middle
+                else:
+                    high = middle
+            moment = at + timedelta(seconds=high)
+            offset, dst, name = state(moment)
+            onset = (moment + previous[0]).replace(tzinfo=None)
+            # Europe/Dublin has *negative* DST in winter in tzdata; its summer is daylight too.
+            daylight = dst > timedelta(0) or dst > previous[1]
+            if first_year <= onset.year <= last_year:
+                changes.append(_Change(onset, previous[0], offset, name or "", daylight))
+        at, previous = at + day, current
+    return changes
+
+
+def _yearly_rule(onsets: list[datetime], years: range) -> dict | None:
+    """RRULE parts if the onsets are one a year, the nth or last weekday of a month, one time."""
+    first = onsets[0]
+    if [onset.year for onset in onsets] != list(years):
+        return None
+    when = (first.month, first.weekday(), first.time())
+    if any((onset.month, onset.weekday(), onset.time()) != when for onset in onsets):
+        return None
+    if all(onset.day + 7 > monthrange(onset.year, onset.month)[1] for onset in onsets):
+        nth = -1
+    elif len({(onset.day - 1) // 7 for onset in onsets}) == 1:
+        nth = (first.day - 1) // 7 + 1
+    else:
+        return None
+    return {"freq": "yearly", "bymonth": first.month, "byday": f"{nth}{WEEKDAYS[first.weekday()]}"}
+
+
+def _observance(change: _Change, rrule: dict | None = None, rdates: list | None = None):
+    part = TimezoneDaylight() if change.daylight else TimezoneStandard()
+    part.add("dtstart", change.onset)
+    if rrule:
+        part.add("rrule", rrule)
+    for rdate in rdates or ():
+        # One line each: vobject (and so some readers) keeps only the first of a comma list.
+        part.add("rdate", rdate)
+    part.add("tzname", change.name)
+    part.add("tzoffsetfrom", change.before)
+    part.add("tzoffsetto", change.after)
+    return part
 
 
 @lru_cache(maxsize=64)
-def _vtimezone(tzid: str, first_year: int, last_year: int) -> bytes:
-    """A VTIMEZONE narrowed to the years in use; generating it is the slow part, so cache it."""
-    zone = Timezone.from_tzid(
-        tzid, first_date=date(first_year - 1, 1, 1), last_date=date(last_year + 1, 12, 31)
-    )
-    return zone.to_ical()
+def _vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
+    """The VTIMEZONE for first_year..last_year (shared and read-only: never modify it).
+
+    Outlook maps a VTIMEZONE onto one yearly standard/daylight rule and mishandles lists of
+    RDATEs, so when the changes in these years follow such a rule (Europe/Oslo since 1996)
+    we write it as one, the way Outlook and tzurl.org do. Otherwise (rules changed within the
+    years, no DST, more kinds of change) the offset at the start and every change as an RDATE.
+    """
+    zone = ZoneInfo(tzid)
+    vtimezone = Timezone()
+    vtimezone.add("tzid", tzid)
+    changes = _changes(zone, first_year, last_year)
+    kinds: dict[tuple, list[_Change]] = {}
+    for change in changes:
+        kinds.setdefault(change.kind, []).append(change)
+    years = range(first_year, last_year + 1)
+    rules = {kind: _yearly_rule([c.onset for c in group], years) for kind, group in kinds.items()}
+    observances = sorted(group[0].daylight for group in kinds.values())
+    if observances == [False, True] and all(rules.values()):
+        for kind, group in sorted(kinds.items(), key=lambda item: item[1][0].daylight):
+            vtimezone.add_component(_observance(group[0], rules[kind]))  # STANDARD, DAYLIGHT
+        return vtimezone
+    start = datetime(first_year, 1, 1, tzinfo=zone)
+    offset = start.utcoffset()
+    daylight = bool(changes) and start.dst() > timedelta(0)
+    initial = _Change(start.replace(tzinfo=None), offset, offset, start.tzname() or "", daylight)
+    vtimezone.add_component(_observance(initial))
+    for group in kinds.values():
+        vtimezone.add_component(_observance(group[0], rdates=[c.onset for c in group[1:]]))
+    return vtimezone
 
 
-def _calendar(method: str, events: list[Event], name: str | None = None) -> Calendar:
+# --- VCALENDAR and VEVENT -------------------------------------------------------------------
+
+
+def _calendar(method: str, vevents: list[VEvent], name: str | None = None) -> bytes:
+    """Wrap VEVENTs in a VCALENDAR with a VTIMEZONE for every TZID they use."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -38,27 +165,42 @@ def _calendar(method: str, events: list[Event], name: str | None = None) -> Cale
     cal.add("method", method)
     if name:
         cal.add("x-wr-calname", name)
-    zones: dict[str, list[int]] = {}
-    for event in events:
-        years = zones.setdefault(event.timezone, [])
-        years += [event.local_start.year, event.local_end.year]
-    for tzid, years in sorted(zones.items()):
-        cal.add_component(Timezone.from_ical(_vtimezone(tzid, min(years), max(years))))
-    return cal
+        cal.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", vDuration(FEED_REFRESH))
+    years: dict[str, list[int]] = {}
+    for vevent in vevents:
+        for prop in ("dtstart", "dtend"):
+            tzid = vevent[prop].params.get("TZID")
+            if tzid:  # UTC zones are written with "Z" and need none
+                years.setdefault(tzid, []).append(vevent.decoded(prop).year)
+    for tzid, used in sorted(years.items()):
+        # From the year before, so that a January event follows an onset in every reader.
+        cal.add_component(_vtimezone(tzid, min(used) - 1, max(used)))
+    for vevent in vevents:
+        cal.add_component(vevent)
+    return cal.to_ical()
 
 
 def event_url(event: Event) -> str:
     return f"{current_app.config['PUBLIC_URL']}/events/{event.slug}"
 
 
-def _organizer(event: Event) -> vCalAddress:
-    address = vCalAddress(f"mailto:{event.organiser_email}")
-    if event.organiser_name:
-        address.params["cn"] = event.organiser_name
+def _organizer(event: Event, *, required: bool) -> vCalAddress | None:
+    """The organiser's mailbox; an invite must have one (RFC 5546), so fall back to ours."""
+    name, email = event.organiser_name, event.organiser_email
+    if not email and required:
+        name, email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    if not email:
+        return None
+    address = vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["cn"] = name
     return address
 
 
-def _vevent(event: Event, sequence: int, *, private: bool, cancelled: bool = False) -> VEvent:
+def _vevent(
+    event: Event, sequence: int, *, private: bool, personal: bool = False, cancelled: bool = False
+) -> VEvent:
     vevent = VEvent()
     vevent.add("uid", event.ical_uid)
     vevent.add("sequence", sequence)
@@ -80,14 +222,16 @@ def _vevent(event: Event, sequence: int, *, private: bool, cancelled: bool = Fal
             vevent.add("location", event.location)
         lines.append(_("Mer informasjon og påmelding: %(url)s", url=event_url(event)))
     vevent.add("description", "\n\n".join(lines))
-    if event.organiser_email:
-        vevent.add("organizer", _organizer(event))
+    organizer = _organizer(event, required=personal)
+    if organizer is not None:
+        vevent.add("organizer", organizer)
     return vevent
 
 
 def _attendee(registration: Registration) -> vCalAddress:
     attendee = vCalAddress(f"mailto:{registration.email}")
     attendee.params["cn"] = registration.name
+    attendee.params["cutype"] = "INDIVIDUAL"
     attendee.params["role"] = "REQ-PARTICIPANT"
     attendee.params["partstat"] = "ACCEPTED"
     attendee.params["rsvp"] = "FALSE"
@@ -97,34 +241,25 @@ def _attendee(registration: Registration) -> vCalAddress:
 def invite(registration: Registration, sequence: int, *, cancel: bool = False) -> bytes:
     """The personal METHOD:REQUEST invite (or METHOD:CANCEL) for one registrant's calendar."""
     event = registration.event
-    cal = _calendar("CANCEL" if cancel else "REQUEST", [event])
-    vevent = _vevent(event, sequence, private=not cancel, cancelled=cancel)
+    vevent = _vevent(event, sequence, private=not cancel, personal=True, cancelled=cancel)
     vevent.add("attendee", _attendee(registration))
-    cal.add_component(vevent)
-    return cal.to_ical()
+    return _calendar("CANCEL" if cancel else "REQUEST", [vevent])
 
 
 def personal_download(registration: Registration) -> bytes:
     """The registrant's own download: their event with the join link, as METHOD:PUBLISH."""
     event = registration.event
-    cal = _calendar("PUBLISH", [event])
     sequence = max(event.sequence, registration.ical_sequence, 0)
-    cal.add_component(_vevent(event, sequence, private=True))
-    return cal.to_ical()
+    return _calendar("PUBLISH", [_vevent(event, sequence, private=True)])
 
 
 def public_calendar(events: Iterable[Event], name: str | None = None) -> bytes:
     """One event's public file or the feed of several: METHOD:PUBLISH, no private links."""
-    events = list(events)
-    cal = _calendar("PUBLISH", events, name=name)
-    for event in events:
-        cal.add_component(_vevent(event, event.sequence, private=False))
-    return cal.to_ical()
+    vevents = [_vevent(event, event.sequence, private=False) for event in events]
+    return _calendar("PUBLISH", vevents, name=name)
 
 
 def calendar_uid(slug: str) -> str:
     """The event's UID: derived from its first slug and our host, fixed for its lifetime."""
-    from urllib.parse import urlsplit
-
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
     return f"{slug}@{host}"
