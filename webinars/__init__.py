@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 
 from config import INSTANCE_DIR, Config
 
@@ -47,6 +47,8 @@ def create_app(config: dict | type | None = None) -> Flask:
 
 def _select_locale() -> str:
     """Bokmål unless the visitor chose English with ?lang=en (remembered in the session)."""
+    if not has_request_context():  # commands and the delivery loop: mails set their own
+        return "nb"
     lang = request.args.get("lang")
     if lang in ("nb", "en"):
         session["lang"] = lang

@@ -15,6 +15,7 @@ seed_cli = AppGroup("seed", help="Load example programmes.")
 municipalities_cli = AppGroup("municipalities", help="The municipality register.")
 mail_cli = AppGroup("mail", help="Deliver the outbox.")
 registrations_cli = AppGroup("registrations", help="Registration housekeeping.")
+organiser_cli = AppGroup("organiser", help="Organiser accounts.")
 
 
 @seed_cli.command("akson")
@@ -73,7 +74,61 @@ def anonymise():
     click.echo(f"{count} registrations anonymised")
 
 
+def _read_password(password_stdin: bool) -> str:
+    """One line from stdin, or a hidden prompt asked twice."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("No password on stdin.")
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _checked_email(email: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
+
+
+@organiser_cli.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password as one line from stdin.")
+def organiser_create(email, password_stdin):
+    """Create an organiser account; the password is asked for twice (or read from stdin)."""
+    from .organiser.auth import AccountError, create_organiser
+
+    email = _checked_email(email)
+    password = _read_password(password_stdin)
+    try:
+        create_organiser(email, password)
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Organiser {email} created.")
+
+
+@organiser_cli.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password as one line from stdin.")
+def organiser_password(email, password_stdin):
+    """Set a new password; unlocks the account and ends its sessions everywhere."""
+    from .organiser.auth import AccountError, set_password
+
+    password = _read_password(password_stdin)
+    try:
+        set_password(email, password)
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Password changed for {email.strip().lower()}; its sessions have ended.")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (seed_cli, municipalities_cli, mail_cli, registrations_cli):
+    for group in (seed_cli, municipalities_cli, mail_cli, registrations_cli, organiser_cli):
         app.cli.add_command(group)

@@ -29,7 +29,8 @@ csrf = CSRFProtect()
 babel = Babel()
 login = LoginManager()
 
-_immediate: ContextVar[bool] = ContextVar("immediate", default=False)
+#: True inside writing(), False inside reading(), None: decided by the request method.
+_immediate: ContextVar[bool | None] = ContextVar("immediate", default=None)
 
 
 @contextmanager
@@ -42,10 +43,42 @@ def writing():
         _immediate.reset(token)
 
 
+@contextmanager
+def reading():
+    """Start SQLite transactions in this block deferred, even in a POST: they only read.
+
+    A transaction begun here must end (commit or rollback) before anything is written;
+    `can_end_read()` tells a service that it may do so.
+    """
+    token = _immediate.set(False)
+    try:
+        yield
+    finally:
+        _immediate.reset(token)
+
+
 def _wants_immediate() -> bool:
-    if _immediate.get():
-        return True
+    immediate = _immediate.get()
+    if immediate is not None:
+        return immediate
     return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+def can_end_read() -> bool:
+    """Whether the session's SQLite transaction only read so far, so ending it loses nothing.
+
+    True when it began deferred (reading()) and has changed no row and nothing is pending;
+    a service may then end it and take the write lock only for its writes.
+    """
+    session = db.session()
+    if session.new or session.dirty or session.deleted or not session.in_transaction():
+        return False
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    dbapi = connection.connection.dbapi_connection
+    info = connection.info
+    return info.get("immediate") is False and dbapi.total_changes == info.get("changes")
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -68,4 +101,8 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_immediate() else "BEGIN")
+        immediate = _wants_immediate()
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # For can_end_read(): how this transaction began and the row changes before it.
+        conn.info["immediate"] = immediate
+        conn.info["changes"] = conn.connection.dbapi_connection.total_changes

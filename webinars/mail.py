@@ -107,10 +107,16 @@ def _calendar_part(calendar: Calendar, *, inline: bool) -> MIMEPart:
     if not inline:
         part["Content-Disposition"] = f'attachment; filename="{calendar.filename}"'
     return part
-    return msg
 
 
-def queue(
+def queue(kind: str, template: str, **kwargs) -> OutboxMessage:
+    """Render a message and add it to the outbox in the caller's transaction (no commit)."""
+    row = prepare(kind, template, **kwargs)
+    db.session.add(row)
+    return row
+
+
+def prepare(
     kind: str,
     template: str,
     *,
@@ -122,7 +128,7 @@ def queue(
     locale: str = "nb",
     **context,
 ) -> OutboxMessage:
-    """Render a message and add it to the outbox in the caller's transaction (no commit)."""
+    """Render a message into an outbox row that is not added to the session yet."""
     subject, text, html = render(
         template, locale, event=event, registration=registration, **context
     )
@@ -148,7 +154,6 @@ def queue(
         event=event,
         registration_id=registration.id if registration else None,
     )
-    db.session.add(row)
     return row
 
 
@@ -244,13 +249,21 @@ def deliver_due(limit: int = 100, worker: str | None = None) -> int:
     ids = claim(limit, worker)
     if not ids:
         return 0
+    # Read the batch, then end the read: a transaction must not stay open across SMTP, and
+    # on SQLite a deferred one that later writes fails at once ("database is locked") once
+    # another deliverer has committed. Each status update below is its own BEGIN IMMEDIATE.
+    batch = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.raw,
+               OutboxMessage.attempts)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
+        .order_by(OutboxMessage.id)
+    ).all()
+    db.session.rollback()
     transport = Transport(app)
     sent = 0
     try:
-        for message_id in ids:
-            message = db.session.get(OutboxMessage, message_id)
-            if message is None or message.claimed_by != worker:
-                continue
+        for message in batch:
+            message_id = message.id
             values: dict = {"claimed_by": None, "claimed_until": None}
             try:
                 transport.send(message)

@@ -59,14 +59,12 @@ def hash_token(token: str) -> str:
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
     """A wall-clock time in `zone` as a UTC instant; a time in the spring gap moves forward.
 
-    02:30 on the last Sunday of March does not exist in Europe/Oslo. Going to UTC with
-    fold=0 and back normalises it the way calendars do (to 03:30).
+    02:30 on the last Sunday of March does not exist in Europe/Oslo. With fold=0 (PEP 495)
+    a time in the gap takes the offset from before the change, which normalises it the way
+    calendars do (to 03:30); fold=1 would move it back to 01:30. In the autumn fold, fold=0
+    is the first of the two occurrences.
     """
-    naive = datetime.combine(day, at)
-    instant = naive.replace(tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) != naive:
-        instant = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    return instant
+    return datetime.combine(day, at).replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 class Municipality(db.Model):

@@ -10,6 +10,8 @@ from .extensions import db
 from .models import Municipality
 
 REGISTER_2020 = "kommuner-2020.csv"
+#: Eligibility rules name these (the Akson meeting: every region but Midt-Norge).
+HEALTH_REGIONS = ("Nord", "Midt-Norge", "Vest", "Sør-Øst")
 COLUMNS = {"number", "name", "county_number", "county_name", "population_2020", "health_region"}
 
 
@@ -19,22 +21,38 @@ class RegisterError(ValueError):
 
 def read_register(path: Path | None = None) -> list[dict]:
     """Rows of a register CSV (the shipped 2020 one when no path is given), checked."""
-    if path is None:
-        text = resources.files("webinars.data").joinpath(REGISTER_2020).read_text("utf-8-sig")
-    else:
-        text = Path(path).read_text("utf-8-sig")
-    reader = csv.DictReader(text.splitlines())
+    try:
+        if path is None:
+            data = resources.files("webinars.data").joinpath(REGISTER_2020).read_text("utf-8-sig")
+        else:
+            data = Path(path).read_text("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Excel's "CSV" is often Windows-1252; guessing would garble names like Bø and Våler.
+        raise RegisterError(f"the file is not UTF-8 ({exc.reason}); save it as CSV UTF-8") from exc
+    reader = csv.DictReader(data.splitlines())
     missing = COLUMNS - set(reader.fieldnames or ())
     population = "population_2020"
     if missing == {"population_2020"} and "population" in (reader.fieldnames or ()):
         population, missing = "population", set()
     if missing:
         raise RegisterError(f"missing columns: {', '.join(sorted(missing))}")
-    rows = []
-    for line, row in enumerate(reader, start=2):
-        number = row["number"].strip().zfill(4)
+    rows, seen = [], set()
+    for line, raw in enumerate(reader, start=2):
+        # A short line leaves fields as None; treat them as empty and let the checks speak.
+        row = {key: (value or "").strip() for key, value in raw.items() if key}
+        number = row["number"].zfill(4)
         if not (number.isdigit() and len(number) == 4):
             raise RegisterError(f"line {line}: {row['number']!r} is not a 4-digit number")
+        if number in seen:
+            raise RegisterError(f"line {line}: municipality {number} is listed twice")
+        seen.add(number)
+        if not row["name"]:
+            raise RegisterError(f"line {line}: municipality {number} has no name")
+        if row["health_region"] not in HEALTH_REGIONS:
+            raise RegisterError(
+                f"line {line}: health region {row['health_region']!r} is not one of "
+                f"{', '.join(HEALTH_REGIONS)}"
+            )
         try:
             people = int(row[population] or 0)
         except ValueError as exc:
@@ -42,11 +60,11 @@ def read_register(path: Path | None = None) -> list[dict]:
         rows.append(
             {
                 "number": number,
-                "name": row["name"].strip(),
-                "county_number": row["county_number"].strip().zfill(2),
-                "county_name": row["county_name"].strip(),
+                "name": row["name"],
+                "county_number": row["county_number"].zfill(2),
+                "county_name": row["county_name"],
                 "population": people,
-                "health_region": row["health_region"].strip(),
+                "health_region": row["health_region"],
             }
         )
     if not rows:

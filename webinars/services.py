@@ -13,9 +13,10 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import ical, mail
-from .extensions import db
+from .extensions import can_end_read, db, writing
 from .models import Event, Municipality, Registration, hash_token, utcnow
 
 
@@ -75,13 +76,19 @@ def find_by_token(token: str) -> Registration | None:
     return db.session.scalar(select(Registration).where(Registration.token_hash == hash_token(token)))
 
 
-def check_open(event: Event, now: datetime | None = None) -> None:
-    """Raise unless the event takes registrations right now (checked again on every POST)."""
+def check_open(event: Event, now: datetime | None = None, *, window: bool = True) -> None:
+    """Raise unless the event takes registrations right now (checked again on every POST).
+
+    With window=False only the event's status counts: organisers may add someone before
+    registration opens or after the deadline.
+    """
     now = now or utcnow()
     if event.status == "cancelled":
         raise EventCancelled()
     if event.status != "published":
         raise EventNotFound()
+    if not window:
+        return
     if event.registration_opens_at and now < event.registration_opens_at:
         raise NotOpenYet()
     if now > event.deadline:
@@ -96,7 +103,9 @@ def _take_seat(event: Event) -> bool:
         .where(or_(Event.capacity.is_(None), Event.seats_taken < Event.capacity))
         .values(seats_taken=Event.seats_taken + 1)
     )
-    db.session.expire(event, ["seats_taken"])
+    # All of it, not only the seat count: on PostgreSQL this UPDATE may have waited for an
+    # organiser's edit of the event, and the invite built next must show the edited event.
+    db.session.expire(event)
     return result.rowcount == 1
 
 
@@ -115,11 +124,18 @@ def next_sequence(registration: Registration) -> int:
 
 def queue_invite(registration: Registration, token: str | None, template: str, **context):
     """Queue a mail with the personal REQUEST invite (or none for the waiting list)."""
+    row = prepare_invite(registration, token, template, **context)
+    db.session.add(row)
+    return row
+
+
+def prepare_invite(registration: Registration, token: str | None, template: str, **context):
+    """Build that mail as an outbox row, not yet added to the session."""
     calendar = None
     if registration.status == "confirmed":
         sequence = next_sequence(registration)
         calendar = mail.Calendar(ical.invite(registration, sequence), "REQUEST")
-    return mail.queue(
+    return mail.prepare(
         template,
         template,
         recipient=registration.email,
@@ -143,45 +159,116 @@ def register(
     organisation: str = "",
     locale: str = "nb",
     now: datetime | None = None,
+    by_organiser: bool = False,
 ) -> tuple[Registration, bool]:
     """Register someone, or mail an existing registrant their link again.
 
     Returns the registration and whether it is new. The registration and its confirmation
-    are committed together.
+    are committed together. An organiser (by_organiser=True) may register someone outside
+    the registration window; capacity, waiting list, eligibility and duplicates still apply.
     """
-    check_open(event, now)
-    kommune = db.session.get(Municipality, municipality)
-    if kommune is None or not event.eligible(kommune):
-        raise NotEligible()
+    _check(event, municipality, now, by_organiser)
     email = email.strip().lower()
-    existing = _active(event, email)
-    if existing is not None:
-        return _send_again(existing), False
-
     token = new_token()
-    prior = db.session.scalar(
-        select(func.max(Registration.ical_sequence)).where(
-            Registration.event_id == event.id, Registration.email == email
-        )
-    )
-    if _take_seat(event):
-        status = "confirmed"
-    elif event.waitlist:
-        status = "waitlisted"
-    else:
-        raise EventFull()
     registration = Registration(
-        event=event,
+        event_id=event.id,
         name=" ".join(name.split()),
         email=email,
         role=role,
         municipality_number=municipality,
         organisation=" ".join(organisation.split()),
         token_hash=hash_token(token),
-        status=status,
         locale=locale,
-        ical_sequence=-1 if prior is None else prior,
     )
+    # Linked one way only: the event's collection must not hold it before it is added.
+    set_committed_value(registration, "event", event)
+    if can_end_read():
+        # So far this transaction only read (SQLite, the public form). Rendering the mail
+        # and its invite is most of a registration's work, and SQLite lets one writer at a
+        # time hold the lock: build it now, end the read, and take the lock for the writes.
+        draft = _draft(registration, token)
+        db.session.commit()
+        with writing():
+            return _insert(registration, token, draft, now, by_organiser)
+    return _insert(registration, token, None, now, by_organiser)
+
+
+def _check(event: Event, municipality: str, now: datetime | None, by_organiser: bool) -> None:
+    check_open(event, now, window=not by_organiser)
+    kommune = db.session.get(Municipality, municipality)
+    if kommune is None or not event.eligible(kommune):
+        raise NotEligible()
+
+
+def _prior_sequence(event: Event, email: str) -> int | None:
+    """The highest SEQUENCE an earlier (cancelled) registration of this address got."""
+    return db.session.scalar(
+        select(func.max(Registration.ical_sequence)).where(
+            Registration.event_id == event.id, Registration.email == email
+        )
+    )
+
+
+def _event_state(event: Event) -> tuple:
+    """The event as its mails show it: every column except the seat count it changes."""
+    return tuple(
+        getattr(event, column.key)
+        for column in Event.__mapper__.column_attrs
+        if column.key not in ("seats_taken", "updated_at")
+    )
+
+
+class _Draft:
+    """A confirmation built before the write lock, and the facts it was built on."""
+
+    def __init__(self, message, basis: tuple):
+        self.message = message
+        self.basis = basis
+
+
+def _draft(registration: Registration, token: str) -> _Draft | None:
+    """Build the confirmation from what the database says now (None for a repeat)."""
+    event = registration.event
+    if _active(event, registration.email) is not None:
+        return None
+    prior = _prior_sequence(event, registration.email)
+    if event.capacity is None or event.seats_taken < event.capacity:
+        registration.status = "confirmed"
+    elif event.waitlist:
+        registration.status = "waitlisted"
+    else:
+        return None
+    basis = (registration.status, prior, _event_state(event))
+    registration.ical_sequence = -1 if prior is None else prior
+    return _Draft(prepare_invite(registration, token, "confirmation"), basis)
+
+
+def _insert(
+    registration: Registration,
+    token: str,
+    draft: _Draft | None,
+    now: datetime | None,
+    by_organiser: bool,
+) -> tuple[Registration, bool]:
+    """Check, take a seat and insert the registration with its confirmation; commit."""
+    event = registration.event
+    email = registration.email
+    _check(event, registration.municipality_number, now, by_organiser)
+    existing = _active(event, email)
+    if existing is not None:
+        return _send_again(existing), False
+    prior = _prior_sequence(event, email)
+    if _take_seat(event):
+        status = "confirmed"
+    elif event.waitlist:
+        status = "waitlisted"
+    else:
+        raise EventFull()
+    # The draft holds when nothing it was built on changed since; otherwise build again.
+    if draft is None or draft.basis != (status, prior, _event_state(event)):
+        draft = None
+        registration.status = status
+        registration.ical_sequence = -1 if prior is None else prior
     db.session.add(registration)
     try:
         db.session.flush()
@@ -193,19 +280,32 @@ def register(
         if existing is None:
             raise
         return _send_again(existing), False
-    queue_invite(registration, token, "confirmation")
+    if draft is None:
+        queue_invite(registration, token, "confirmation")
+    else:
+        draft.message.registration_id = registration.id
+        db.session.add(draft.message)
     db.session.commit()
     mail.wake()
     return registration, True
 
 
 def _active(event: Event, email: str) -> Registration | None:
+    """The active registration for this address, locked until commit (PostgreSQL).
+
+    Repeats for one address change its token_hash, a unique (key) column; without the lock
+    two of them each hold a key-share lock from their outbox row's foreign key and then
+    wait for each other (a deadlock). With it they queue, and each sees the latest row.
+    """
     return db.session.scalar(
-        select(Registration).where(
+        select(Registration)
+        .where(
             Registration.event_id == event.id,
             Registration.email == email,
             Registration.status != "cancelled",
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
 
 

@@ -38,3 +38,8 @@ def require_login():
     if not current_user.is_authenticated:
         return login.unauthorized()
     return None
+
+
+from . import participants  # noqa: E402,F401
+from . import auth, events  # noqa: E402,F401
+from . import coverage, outbox, recordings  # noqa: E402,F401

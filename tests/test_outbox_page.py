@@ -1,0 +1,263 @@
+"""The organisers' outgoing mail page: states in Norwegian, filters, and retrying failures."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from webinars import mail, services
+from webinars.extensions import db
+from webinars.models import Event, Organiser, OutboxMessage, utcnow
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def sign_in(client, email: str = "arrangor@ks.test"):
+    """Log a test client in as a (new) organiser through Flask-Login's session keys."""
+    organiser = Organiser(email=email, password_hash=generate_password_hash("et langt passord"))
+    db.session.add(organiser)
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = organiser.get_id()
+        session["_fresh"] = True
+    return client
+
+
+@pytest.fixture
+def signed_in(client):
+    return sign_in(client)
+
+
+def add(event_id: int, **fields):
+    """Register through the public service (deliver() ends the session, so events go by id)."""
+    event = db.session.get(Event, event_id)
+    values = {
+        "name": "Kari",
+        "email": "kari@kommune.no",
+        "role": "ordforer",
+        "municipality": "0301",
+    }
+    values.update(fields)
+    return services.register(event, **values)[0]
+
+
+def deliver() -> None:
+    while mail.deliver_due():
+        pass
+
+
+def message(recipient: str) -> OutboxMessage:
+    db.session.expire_all()
+    return db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == recipient))
+
+
+def csrf(client, path: str = "/organiser/mail") -> str:
+    return TOKEN.search(client.get(path).text).group(1)
+
+
+def row_of(page: str, recipient: str) -> str:
+    """The table row that names this recipient."""
+    for row in re.findall(r"<tr id=\"message-\d+\".*?</tr>", page, flags=re.S):
+        if recipient in row:
+            return row
+    raise AssertionError(f"{recipient} not listed")
+
+
+@pytest.fixture
+def failed(mail_app, create_event, smtp):
+    """Kari's confirmation was delivered; the server refused Ola's for good (550)."""
+    event_id = create_event(title="Akson stormøte").id
+    add(event_id, name="Kari", email="kari@kommune.no")
+    deliver()
+    smtp.reply = "550 5.1.1 Mailbox unavailable"
+    add(event_id, name="Ola", email="ola@kommune.no", municipality="4601")
+    deliver()
+    smtp.reply = None
+    return db.session.get(Event, event_id)
+
+
+def test_messages_with_their_state_in_norwegian(signed_in, failed):
+    page = signed_in.get("/organiser/mail").text
+
+    kari, ola = row_of(page, "kari@kommune.no"), row_of(page, "ola@kommune.no")
+    assert "Sendt" in kari and "Bekreftelse" in kari and "Akson stormøte" in kari
+    assert "Påmeldingen er bekreftet: Akson stormøte" in kari
+    assert "Feilet" in ola and "550 5.1.1 Mailbox unavailable" in ola
+    assert "Send på nytt" in ola and "Send på nytt" not in kari
+    counts = re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", "", page.split("Status:", 1)[1].split("</nav>")[0])
+    )
+    assert (
+        counts.strip()
+        == "Alle (2) · I kø (0) · Sendes nå (0) · Prøver igjen (0) · Sendt (1) · Feilet (1)"
+    )
+
+
+def test_filter_by_state(signed_in, failed):
+    page = signed_in.get("/organiser/mail?status=failed").text
+
+    assert "ola@kommune.no" in page and "kari@kommune.no" not in page
+    assert '<strong aria-current="page">Feilet</strong>' in page
+    assert "kari@kommune.no" in signed_in.get("/organiser/mail?status=nonsense").text
+
+
+def test_times_are_shown_in_oslo_time(signed_in, create_event, app):
+    event = create_event()
+    db.session.add(
+        OutboxMessage(
+            event=event,
+            kind="confirmation",
+            recipient="kari@kommune.no",
+            subject="Hei",
+            message_id="<1@webinars.test>",
+            raw="x",
+            status="sent",
+            attempts=1,
+            created_at=datetime(2020, 5, 5, 12, 3, tzinfo=UTC),
+            sent_at=datetime(2020, 1, 15, 12, 4, tzinfo=UTC),
+        )
+    )
+    db.session.commit()
+
+    row = row_of(signed_in.get("/organiser/mail").text, "kari@kommune.no")
+
+    assert "05.05.2020 14:03" in row  # summer time: UTC+2
+    assert "15.01.2020 13:04" in row  # winter time: UTC+1
+
+
+def test_retry_puts_a_failed_message_back_and_it_is_delivered(signed_in, failed, smtp):
+    ola = message("ola@kommune.no")
+    assert (ola.status, ola.attempts) == ("failed", 1) and ola.raw
+    mail._wake.clear()
+
+    response = signed_in.post(
+        f"/organiser/mail/{ola.id}/retry",
+        data={"csrf_token": csrf(signed_in), "next": "/organiser/mail?status=failed"},
+    )
+
+    assert response.status_code == 303
+    assert response.location.endswith("/organiser/mail?status=failed")
+    assert "lagt i køen igjen" in signed_in.get(response.location).text
+    ola = message("ola@kommune.no")
+    assert ola.status == "queued" and ola.next_attempt_at <= utcnow()
+    assert ola.last_error.startswith("550")  # kept until it goes through
+    assert mail._wake.is_set()  # the delivery loop is told to look now
+    assert "I kø" in row_of(signed_in.get("/organiser/mail").text, "ola@kommune.no")
+
+    deliver()
+
+    ola = message("ola@kommune.no")
+    assert (ola.status, ola.attempts, ola.last_error, ola.raw) == ("sent", 2, None, None)
+    assert [envelope.rcpt_tos for envelope, _ in smtp.messages][-1] == ["ola@kommune.no"]
+
+
+def test_a_failed_retry_fails_again_visibly(signed_in, failed, smtp):
+    ola = message("ola@kommune.no")
+    signed_in.post(f"/organiser/mail/{ola.id}/retry", data={"csrf_token": csrf(signed_in)})
+    smtp.reply = "554 5.7.1 Rejected"
+
+    deliver()
+
+    ola = message("ola@kommune.no")
+    assert (ola.status, ola.attempts) == ("failed", 2)
+    assert ola.last_error.startswith("554")
+    assert ola.raw  # still there, so it can be tried once more
+
+
+def test_retry_needs_csrf(signed_in, failed):
+    ola = message("ola@kommune.no")
+
+    response = signed_in.post(f"/organiser/mail/{ola.id}/retry")
+
+    assert response.status_code == 400
+    assert message("ola@kommune.no").status == "failed"
+
+
+def test_only_failed_messages_can_be_retried(signed_in, failed):
+    kari = message("kari@kommune.no")
+
+    response = signed_in.post(
+        f"/organiser/mail/{kari.id}/retry", data={"csrf_token": csrf(signed_in)}
+    )
+
+    assert response.status_code == 303
+    assert "ikke feilet" in signed_in.get("/organiser/mail").text
+    kari = message("kari@kommune.no")
+    assert (kari.status, kari.attempts) == ("sent", 1)
+    assert (
+        signed_in.post(
+            "/organiser/mail/999999/retry", data={"csrf_token": csrf(signed_in)}
+        ).status_code
+        == 303
+    )
+
+
+def test_redirect_back_only_to_organiser_pages(signed_in, failed):
+    ola = message("ola@kommune.no")
+    response = signed_in.post(
+        f"/organiser/mail/{ola.id}/retry",
+        data={"csrf_token": csrf(signed_in), "next": "//evil.example/organiser/"},
+    )
+    assert response.location.endswith("/organiser/mail")
+
+
+def test_per_event_page_and_retry_all_failed_of_that_event(mail_app, signed_in, create_event, smtp):
+    first, second = create_event(title="Stormøtet"), create_event(title="Webinar 1")
+    slug = first.slug
+    smtp.reply = "550 no"
+    add(first.id, name="A", email="a@kommune.no")
+    add(first.id, name="B", email="b@kommune.no", municipality="4601")
+    add(second.id, name="C", email="c@kommune.no")
+    deliver()
+    smtp.reply = None
+
+    page = signed_in.get(f"/organiser/events/{slug}/mail").text
+    assert "a@kommune.no" in page and "b@kommune.no" in page and "c@kommune.no" not in page
+    assert "Send alle 2 feilede meldinger på nytt" in page
+
+    response = signed_in.post(
+        "/organiser/mail/retry-failed",
+        data={
+            "csrf_token": csrf(signed_in),
+            "event": slug,
+            "next": f"/organiser/events/{slug}/mail",
+        },
+    )
+
+    assert response.status_code == 303 and response.location.endswith(
+        f"/organiser/events/{slug}/mail"
+    )
+    assert "2 meldinger er lagt i køen igjen." in signed_in.get(response.location).text
+    assert [message(r).status for r in ("a@kommune.no", "b@kommune.no", "c@kommune.no")] == [
+        "queued",
+        "queued",
+        "failed",
+    ]
+
+
+def test_queued_and_retrying_show_the_next_attempt(signed_in, mail_app, create_event, smtp):
+    event = create_event()
+    smtp.reply = "451 4.3.0 Try again later"
+    add(event.id, name="Kari", email="kari@kommune.no")
+    deliver()
+
+    kari = message("kari@kommune.no")
+    row = row_of(signed_in.get("/organiser/mail").text, "kari@kommune.no")
+
+    assert kari.status == "retrying" and kari.next_attempt_at > utcnow() + timedelta(seconds=30)
+    assert "Prøver igjen" in row and "Neste:" in row and "451 4.3.0 Try again later" in row
+    assert "Send på nytt" not in row
+
+
+@pytest.mark.parametrize("path", ["/organiser/mail", "/organiser/events/x/mail"])
+def test_the_pages_need_a_login(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/organiser/login" in response.location
+
+
+def test_unknown_event_is_404(signed_in):
+    assert signed_in.get("/organiser/events/finnes-ikke/mail").status_code == 404

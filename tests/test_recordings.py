@@ -1,0 +1,389 @@
+"""Recordings and material: the organiser's page, the public page, and the mail sent once."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+from werkzeug.security import generate_password_hash
+
+from webinars import jobs, mail, recordings, services
+from webinars.extensions import db, writing
+from webinars.models import Event, Organiser, OutboxMessage, Registration, utcnow
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+ROUND = re.compile(r'name="round" type="hidden" value="([^"]*)"')
+VIDEO = "https://video.example.org/akson-1"
+
+
+def sign_in(client, email: str = "arrangor@ks.test"):
+    """Log a test client in as a (new) organiser through Flask-Login's session keys."""
+    organiser = Organiser(email=email, password_hash=generate_password_hash("et langt passord"))
+    db.session.add(organiser)
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = organiser.get_id()
+        session["_fresh"] = True
+    return client
+
+
+@pytest.fixture
+def signed_in(client):
+    return sign_in(client)
+
+
+@pytest.fixture
+def past_event(create_event):
+    """An event that ended yesterday, with a confirmed, a waitlisted and a cancelled registrant."""
+    start = (utcnow() - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    event = create_event(
+        title="Webinar 1: Støttemateriellet",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        capacity=1,
+        waitlist=True,
+    )
+    before = start - timedelta(days=3)
+    add(event, before, name="Kari Nordmann", email="kari@kommune.no")
+    add(event, before, name="Ola Venteliste", email="ola@kommune.no", municipality="4601")
+    gone = add(event, before, name="Per Avbestilt", email="per@kommune.no", municipality="1103")
+    services.cancel(gone)
+    db.session.query(OutboxMessage).delete()
+    db.session.commit()
+    return event
+
+
+def add(event, now, **fields) -> Registration:
+    values = {
+        "name": "Kari",
+        "email": "kari@kommune.no",
+        "role": "ordforer",
+        "municipality": "0301",
+    }
+    values.update(fields)
+    return services.register(event, now=now, **values)[0]
+
+
+def form_data(client, slug, **fields) -> dict:
+    """What the browser posts: the page's CSRF token and round, plus the given fields."""
+    page = client.get(f"/organiser/events/{slug}/recording")
+    data = {
+        "csrf_token": TOKEN.search(page.text).group(1),
+        "round": ROUND.search(page.text).group(1),
+        "recording_url": "",
+    }
+    data.update(fields)
+    return data
+
+
+def materials(*rows) -> dict:
+    """Form fields for material rows: (title, url) or (title, url, position, remove)."""
+    data = {}
+    for i, row in enumerate(rows):
+        title, url, *rest = row
+        data[f"materials-{i}-title"] = title
+        data[f"materials-{i}-url"] = url
+        data[f"materials-{i}-position"] = str(rest[0]) if rest else str(i + 1)
+        if len(rest) > 1 and rest[1]:
+            data[f"materials-{i}-remove"] = "y"
+    return data
+
+
+def recording_mails() -> list[OutboxMessage]:
+    db.session.expire_all()
+    return db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "recording").order_by(OutboxMessage.id)
+    ).all()
+
+
+def delivered(smtp) -> dict[str, object]:
+    """Deliver the outbox; the received messages by recipient."""
+    while mail.deliver_due():
+        pass
+    return {envelope.rcpt_tos[0]: message for envelope, message in smtp.messages}
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+# --- saving and the public page ---------------------------------------------------------------
+
+
+def test_recording_and_material_reach_the_page_and_each_registrant_once(
+    mail_app, signed_in, past_event, smtp, client
+):
+    slug, join_url = past_event.slug, past_event.join_url
+    data = form_data(signed_in, slug, recording_url=VIDEO) | materials(
+        ("Presentasjon (PDF)", "https://www.ks.no/akson/presentasjon.pdf"),
+        ("Intensjonserklæringen", "https://www.ks.no/akson/erklaering"),
+    )
+
+    saved = signed_in.post(f"/organiser/events/{slug}/recording", data=data)
+
+    assert saved.status_code == 303
+    assert "2 påmeldte" in signed_in.get(saved.location).text
+    public = client.get(f"/events/{slug}").text
+    assert f'href="{VIDEO}"' in public and "Se opptaket" in public
+    assert public.index("Presentasjon (PDF)") < public.index("Intensjonserklæringen")
+
+    inbox = delivered(smtp)
+    # The confirmed and the waitlisted registrant; not the one who cancelled.
+    assert sorted(inbox) == ["kari@kommune.no", "ola@kommune.no"]
+    message = inbox["kari@kommune.no"]
+    assert message["Subject"] == "Opptaket er tilgjengelig: Webinar 1: Støttemateriellet"
+    body = text_of(message)
+    assert VIDEO in body
+    assert "https://www.ks.no/akson/presentasjon.pdf" in body
+    assert f"http://webinars.test/events/{slug}" in body
+    assert join_url not in body and join_url not in html_of(message)
+    assert f'href="{VIDEO}"' in html_of(message)
+
+    # Saving again, even with a new link, sends nothing: each registrant is told once.
+    again = form_data(signed_in, slug, recording_url=VIDEO + "-v2")
+    assert signed_in.post(f"/organiser/events/{slug}/recording", data=again).status_code == 303
+    assert signed_in.post(f"/organiser/events/{slug}/recording", data=again).status_code == 303
+    assert len(recording_mails()) == 2
+    assert f'href="{VIDEO}-v2"' in client.get(f"/events/{slug}").text
+
+
+def test_notify_again_mails_everyone_once_more_and_a_resubmit_does_not(
+    mail_app, signed_in, past_event, smtp
+):
+    slug = past_event.slug
+    url = f"/organiser/events/{slug}/recording"
+    signed_in.post(url, data=form_data(signed_in, slug, recording_url=VIDEO))
+    delivered(smtp)
+    smtp.messages.clear()
+
+    data = form_data(signed_in, slug, recording_url=VIDEO + "-rettet", notify_again="y")
+    first = signed_in.post(url, data=data)
+    resubmitted = signed_in.post(url, data=data)  # a double click: the same round as seen
+
+    assert first.status_code == resubmitted.status_code == 303
+    assert "allerede varslet" in signed_in.get(url).text
+    inbox = delivered(smtp)
+    assert sorted(inbox) == ["kari@kommune.no", "ola@kommune.no"]
+    assert len(smtp.messages) == 2
+    assert inbox["ola@kommune.no"]["Subject"].startswith("Oppdatert opptak og materiell")
+    assert VIDEO + "-rettet" in text_of(inbox["ola@kommune.no"])
+    assert len(recording_mails()) == 4
+
+
+def test_notify_again_needs_a_recording_link(signed_in, past_event):
+    url = f"/organiser/events/{past_event.slug}/recording"
+    signed_in.post(url, data=form_data(signed_in, past_event.slug, recording_url=VIDEO))
+
+    page = signed_in.post(url, data=form_data(signed_in, past_event.slug, notify_again="y"))
+
+    assert page.status_code == 422
+    assert "Legg inn lenken til opptaket før du varsler." in page.text
+    db.session.expire_all()
+    assert db.session.get(Event, past_event.id).recording_url == VIDEO
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"recording_url": "javascript:alert(1)"}, "Lenken må begynne med http:// eller https://."),
+        (
+            {"recording_url": "www.youtube.com/watch"},
+            "Lenken må begynne med http:// eller https://.",
+        ),
+        (
+            {"recording_url": "ftp://video.example.org/a"},
+            "Lenken må begynne med http:// eller https://.",
+        ),
+        (
+            materials(("Lysark", "data:text/html,hei")),
+            "Lenken må begynne med http:// eller https://.",
+        ),
+        (materials(("Lysark", "")), "Skriv lenken."),
+        (materials(("Lysark", "https://www.ks.no/akson", "først")), "Skriv et helt tall."),
+        (materials(("", "https://www.ks.no/akson")), "Skriv en tittel."),
+        (materials(("Lysark", "https://www.ks.no/a b")), "Lenken kan ikke inneholde mellomrom."),
+    ],
+)
+def test_bad_links_are_field_errors_and_nothing_is_saved(signed_in, past_event, fields, message):
+    data = form_data(signed_in, past_event.slug, recording_url=VIDEO) | fields
+
+    page = signed_in.post(f"/organiser/events/{past_event.slug}/recording", data=data)
+
+    assert page.status_code == 422
+    assert '<p class="error" id="' in page.text and message in page.text
+    assert "error-summary" in page.text
+    db.session.expire_all()
+    event = db.session.get(Event, past_event.id)
+    assert event.recording_url == "" and event.materials == []
+    assert recording_mails() == []
+
+
+def test_material_can_be_added_edited_reordered_and_removed(signed_in, create_event, client):
+    event = create_event()  # before the event: support material goes up in advance
+    url = f"/organiser/events/{event.slug}/recording"
+    signed_in.post(
+        url,
+        data=form_data(signed_in, event.slug)
+        | materials(
+            ("Første", "https://a.example/1"),
+            ("Andre", "https://a.example/2"),
+            ("Tredje", "https://a.example/3"),
+        ),
+    )
+    page = signed_in.get(url).text
+    assert 'value="Første"' in page and 'value="Tredje"' in page
+    assert 'name="materials-5-title"' in page  # three rows saved, three empty ones to add more
+
+    # Rename the first, move the third to the top, remove the second, add a new one last.
+    signed_in.post(
+        url,
+        data=form_data(signed_in, event.slug)
+        | materials(
+            ("Første (ny versjon)", "https://a.example/1b", 2),
+            ("Andre", "https://a.example/2", 3, True),
+            ("Tredje", "https://a.example/3", 1),
+            ("Fjerde", "https://a.example/4", ""),
+            ("", "", ""),
+        ),
+    )
+
+    db.session.expire_all()
+    saved = [(m.title, m.url, m.position) for m in db.session.get(Event, event.id).materials]
+    assert saved == [
+        ("Tredje", "https://a.example/3", 0),
+        ("Første (ny versjon)", "https://a.example/1b", 1),
+        ("Fjerde", "https://a.example/4", 2),
+    ]
+    public = client.get(f"/events/{event.slug}").text
+    assert public.index("Tredje") < public.index("Første (ny versjon)") < public.index("Fjerde")
+    assert "Andre" not in public
+    assert recording_mails() == []  # material alone, before the event, mails nobody
+
+
+# --- before the end, later registrants, other states ------------------------------------------
+
+
+def test_recording_saved_before_the_end_is_mailed_by_the_job_after_it(
+    mail_app, signed_in, create_event, smtp
+):
+    event = create_event()
+    add(event, utcnow(), name="Kari", email="kari@kommune.no")
+    url = f"/organiser/events/{event.slug}/recording"
+
+    signed_in.post(url, data=form_data(signed_in, event.slug, recording_url=VIDEO))
+
+    assert "når arrangementet er over" in signed_in.get(url).text
+    jobs.run_due(event.ends_at - timedelta(minutes=1))
+    assert [m.kind for m in recording_mails()] == []
+    jobs.run_due(event.ends_at + timedelta(minutes=1))
+    jobs.run_due(event.ends_at + timedelta(minutes=2))
+    assert [m.recipient for m in recording_mails()] == ["kari@kommune.no"]
+
+    # Someone the organiser adds after the event gets the mail too, and only they do.
+    services.register(
+        db.session.get(Event, event.id),
+        name="Nils",
+        email="nils@kommune.no",
+        role="ordforer",
+        municipality="1804",
+        by_organiser=True,
+    )
+    jobs.run_due(event.ends_at + timedelta(hours=1))
+    assert [m.recipient for m in recording_mails()] == ["kari@kommune.no", "nils@kommune.no"]
+    assert sorted(delivered(smtp)) == ["kari@kommune.no", "nils@kommune.no"]
+
+
+@pytest.mark.parametrize("status", ["draft", "cancelled"])
+def test_no_recording_mail_for_unpublished_or_cancelled_events(signed_in, past_event, status):
+    db.session.execute(update(Event).where(Event.id == past_event.id).values(status=status))
+    db.session.commit()
+
+    signed_in.post(
+        f"/organiser/events/{past_event.slug}/recording",
+        data=form_data(signed_in, past_event.slug, recording_url=VIDEO),
+    )
+    jobs.run_due(utcnow())
+
+    assert recording_mails() == []
+    assert (
+        "ingen får e-post om opptaket"
+        in signed_in.get(f"/organiser/events/{past_event.slug}/recording").text
+    )
+
+
+def test_the_page_needs_a_login(client, past_event):
+    page = client.get(f"/organiser/events/{past_event.slug}/recording")
+    assert page.status_code == 302 and "/organiser/login" in page.location
+
+
+def test_unknown_event_is_404(signed_in):
+    assert signed_in.get("/organiser/events/finnes-ikke/recording").status_code == 404
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+def _at_once(app, *work):
+    """Run each callable in its own thread, app context and write transaction, together."""
+    barrier = threading.Barrier(len(work))
+    errors = []
+
+    def run(job):
+        with app.app_context():
+            try:
+                barrier.wait()
+                with writing():
+                    job()
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+
+
+def test_saves_and_jobs_at_once_mail_each_registrant_once(app, past_event):
+    for n in range(20):
+        add(
+            past_event,
+            past_event.starts_at - timedelta(days=2),
+            name=f"Person {n}",
+            email=f"p{n}@kommune.no",
+        )
+    # The link is there but nobody was told yet: saves and jobs all race to tell them.
+    db.session.execute(update(Event).where(Event.id == past_event.id).values(recording_url=VIDEO))
+    db.session.commit()
+    event_id = past_event.id
+    db.session.remove()
+
+    def save():
+        recordings.save_recording(
+            db.session.get(Event, event_id), recording_url=VIDEO, materials=[]
+        )
+
+    def job():
+        recordings.mail_due_recordings(utcnow())
+
+    _at_once(app, save, job, save, job)
+
+    mails = recording_mails()
+    active = db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.event_id == event_id, Registration.status != "cancelled"
+        )
+    )
+    assert active == 22
+    assert len(mails) == active
+    assert len({m.recipient for m in mails}) == active

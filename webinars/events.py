@@ -1,0 +1,472 @@
+"""State changes for events: create, update, publish, unpublish, cancel, and telling registrants.
+
+A change of time, place, join link or title is a change to every registrant's calendar: the
+event's SEQUENCE goes up and each confirmed registrant gets an updated REQUEST invite (same
+UID) with a mail saying what changed, queued in the outbox in the same transaction as the
+change. Services never touch the request; they raise EventError subclasses for the views.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from . import ical, mail, services
+from .extensions import can_end_read, db, writing
+from .models import Event, OutboxMessage, Registration
+
+KINDS = ("meeting", "webinar")
+#: What registrants see of an event in their calendar; a change to any of these is sent out.
+CALENDAR_CHANGES = ("title", "time", "location", "join_url")
+
+
+class EventError(Exception):
+    """An event change that cannot be made; `message` is for the organiser."""
+
+    status = 409
+    message = _l("Endringen kan ikke gjøres.")
+
+    def __init__(self, message=None):
+        self.message = message or self.message
+        super().__init__(str(self.message))
+
+
+class InvalidEvent(EventError):
+    """Field errors, keyed by the model field they concern; nothing was stored."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__(_l("Noe må rettes før arrangementet kan lagres."))
+
+
+class CannotPublish(EventError):
+    message = _l("Et avlyst arrangement kan ikke publiseres igjen. Opprett et nytt i stedet.")
+
+
+class CannotUnpublish(EventError):
+    message = _l(
+        "Arrangementet har påmeldte og kan ikke trekkes tilbake. Avlys det i stedet, så får "
+        "alle påmeldte beskjed og kalenderen deres oppdateres."
+    )
+
+
+class CannotCancel(EventError):
+    message = _l("Bare publiserte arrangementer som ikke er over, kan avlyses.")
+
+
+@dataclass
+class EventFields:
+    """What an organiser sets on an event, in model terms (instants in UTC)."""
+
+    slug: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    kind: str = "webinar"
+    description: str = ""
+    target_group: str = ""
+    location: str = ""
+    timezone: str = "Europe/Oslo"
+    registration_opens_at: datetime | None = None
+    deadline_at: datetime | None = None
+    deadline_days_before: int | None = None
+    deadline_local_time: time | None = None  # relative deadlines only
+    capacity: int | None = None
+    waitlist: bool = False
+    eligible_regions: list[str] = field(default_factory=list)
+    eligible_counties: list[str] = field(default_factory=list)
+    join_url: str = ""
+    organiser_name: str = ""
+    organiser_email: str = ""
+
+    def model_values(self) -> dict:
+        """The values as Event columns (the lists become comma-separated strings)."""
+        values = asdict(self)
+        values["eligible_regions"] = ",".join(self.eligible_regions)
+        values["eligible_counties"] = ",".join(self.eligible_counties)
+        return values
+
+
+@dataclass(frozen=True)
+class When:
+    """An event's time as it was or is: what the change mail shows in the event's zone."""
+
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass
+class Outcome:
+    """What saving an event did: the calendar changes and who was told."""
+
+    changes: dict[str, tuple] = field(default_factory=dict)
+    updated: int = 0
+    waitlisted_told: int = 0
+    promoted: int = 0
+
+
+def slugify(title: str) -> str:
+    """A URL slug from a title: 'Webinar 1: Støttemateriellet' -> 'webinar-1-stottemateriellet'."""
+    text = title.lower().translate(str.maketrans({"æ": "ae", "ø": "o", "å": "a"}))
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:80].rstrip("-")
+    return slug or "arrangement"
+
+
+def active_registrations(event: Event) -> list[Registration]:
+    """Confirmed and waitlisted registrations that still have an address to write to."""
+    return db.session.scalars(
+        select(Registration)
+        .where(
+            Registration.event_id == event.id,
+            Registration.status.in_(("confirmed", "waitlisted")),
+            Registration.anonymised_at.is_(None),
+        )
+        .order_by(Registration.id)
+        # Fresh values even for rows this session loaded before: _prepare() compares them.
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def count_active(event: Event) -> dict[str, int]:
+    """How many registrations are confirmed and waitlisted."""
+    rows = db.session.execute(
+        select(Registration.status, func.count())
+        .where(Registration.event_id == event.id)
+        .group_by(Registration.status)
+    ).all()
+    counts = {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def validate(fields: EventFields, event: Event | None = None) -> dict[str, str]:
+    """Field errors for these values (empty when they can be saved), for a new or an old event."""
+    errors: dict[str, str] = {}
+    if fields.kind not in KINDS:
+        errors["kind"] = _l("Velg møte eller webinar.")
+    try:
+        ZoneInfo(fields.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = _l("Ukjent tidssone. Velg en fra listen, f.eks. Europe/Oslo.")
+        return errors  # the other checks need the zone
+    if fields.ends_at <= fields.starts_at:
+        errors["ends_at"] = _l("Slutten må være etter starten.")
+    # A transient Event computes the deadline exactly as registration will check it.
+    probe = Event(**fields.model_values())
+    deadline = probe.deadline
+    if deadline > fields.starts_at:
+        errors["deadline"] = _l("Påmeldingsfristen må være før arrangementet starter.")
+    if fields.registration_opens_at and fields.registration_opens_at >= deadline:
+        errors["registration_opens_at"] = _l("Påmeldingen må åpne før fristen.")
+    if fields.join_url:
+        parts = urlsplit(fields.join_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in fields.join_url:
+            errors["join_url"] = _l(
+                "Lenken må være en nettadresse som begynner med https:// (eller http://)."
+            )
+    if fields.capacity is not None and event is not None and fields.capacity < event.seats_taken:
+        errors["capacity"] = _l(
+            "Det er allerede %(count)d påmeldte. Antall plasser kan ikke være lavere.",
+            count=event.seats_taken,
+        )
+    clash = db.session.scalar(
+        select(Event.id).where(Event.slug == fields.slug, Event.id != (event.id if event else -1))
+    )
+    if clash is not None:
+        errors["slug"] = _slug_taken(fields.slug)
+    return errors
+
+
+def _free_uid(slug: str) -> str:
+    """The calendar UID for a new event; a slug used before by a renamed event gets a suffix."""
+    uid, n = ical.calendar_uid(slug), 1
+    while db.session.scalar(select(Event.id).where(Event.ical_uid == uid)) is not None:
+        n += 1
+        uid = ical.calendar_uid(f"{slug}.{n}")
+    return uid
+
+
+def create_event(fields: EventFields) -> Event:
+    """Create a draft event; its calendar UID is fixed now and survives slug changes (commits)."""
+    errors = validate(fields)
+    if errors:
+        raise InvalidEvent(errors)
+    event = Event(**fields.model_values(), status="draft", sequence=0)
+    event.ical_uid = _free_uid(fields.slug)
+    db.session.add(event)
+    _commit_or_slug_error(fields.slug)
+    return event
+
+
+def _commit_or_slug_error(slug: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone saved an event with this slug since we checked.
+        db.session.rollback()
+        raise InvalidEvent({"slug": _slug_taken(slug)}) from None
+
+
+def _slug_taken(slug: str) -> str:
+    return _l("Adressen «%(slug)s» er allerede i bruk. Velg en annen.", slug=slug)
+
+
+def _snapshot(event: Event) -> dict:
+    return {
+        "title": event.title,
+        "time": When(event.starts_at, event.ends_at, event.timezone),
+        "location": event.location,
+        "join_url": event.join_url,
+    }
+
+
+def calendar_changes(before: dict, after: dict) -> dict[str, tuple]:
+    """What registrants' calendars would show differently: {what: (old, new)}."""
+    return {key: (before[key], after[key]) for key in CALENDAR_CHANGES if before[key] != after[key]}
+
+
+def update_event(event: Event, fields: EventFields) -> Outcome:
+    """Save an organiser's edit; calendar changes go to every registrant in the same commit."""
+    errors = validate(fields, event)
+    if errors:
+        raise InvalidEvent(errors)
+    # Building a message per registrant is most of the work (~10 ms each): do it from a
+    # read, so that the write lock (on SQLite, the whole database's) is held only to store.
+    update = _prepare_update(event, fields)
+    _end_read()
+    with writing():
+        # Lock the event row: registrations take seats with an UPDATE on it, so the capacity
+        # check and the registrants to tell cannot change until this commits.
+        db.session.refresh(event, with_for_update=True)
+        errors = validate(fields, event)
+        if errors:
+            db.session.rollback()
+            raise InvalidEvent(errors)
+        # Reuses what was built; builds only for registrants who came or changed since.
+        update = _prepare_update(event, fields, reuse=update.prepared)
+        old_capacity = event.capacity
+        for key, value in fields.model_values().items():
+            setattr(event, key, value)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            raise InvalidEvent({"slug": _slug_taken(fields.slug)}) from None
+        outcome = Outcome(changes=update.changes)
+        if update.notify:
+            event.sequence += 1
+        promoted = []
+        if event.status == "published" and _more_seats(old_capacity, event.capacity):
+            promoted = services.promote_waitlisted(event)
+        outcome.promoted = len(promoted)
+        # The promoted got a "you have a seat" mail with the new details instead.
+        told = _queue_prepared(event, update.prepared, skip={r.id for r in promoted})
+        outcome.updated, outcome.waitlisted_told = told["confirmed"], told["waitlisted"]
+        _commit_or_slug_error(fields.slug)
+    mail.wake()
+    return outcome
+
+
+@dataclass
+class _Update:
+    changes: dict[str, tuple]
+    notify: bool
+    prepared: _Prepared
+
+
+def _prepare_update(event: Event, fields: EventFields, reuse: _Prepared | None = None) -> _Update:
+    """The calendar changes of an edit, and the mails that tell each registrant about them."""
+    probe = _probe(event, **fields.model_values())
+    changes = calendar_changes(_snapshot(event), _snapshot(probe))
+    # Drafts have no registrants, unless an event went back to draft after all cancelled.
+    notify = bool(changes) and (
+        event.status == "published"
+        or (event.status == "draft" and count_active(event)["confirmed"] > 0)
+    )
+    if not notify:
+        return _Update(changes, False, _Prepared(_event_state(event), {}, {}))
+    probe.sequence = event.sequence + 1
+    # Those waiting have no join link yet: they hear of the rest, if anything else changed.
+    visible = {key: value for key, value in changes.items() if key != "join_url"}
+
+    def build(registration: Registration) -> OutboxMessage | None:
+        told = changes if registration.status == "confirmed" else visible
+        if not told:
+            return None
+        return services.prepare_invite(registration, None, "event_updated", changes=told)
+
+    return _Update(changes, True, _prepare(event, probe, build, reuse))
+
+
+def _more_seats(old: int | None, new: int | None) -> bool:
+    return old is not None and (new is None or new > old)
+
+
+# --- messages built before the write lock ---------------------------------------------------
+
+#: The registration columns its messages are built from.
+_REGISTRANT = ("id", "status", "email", "name", "locale", "ical_sequence")
+
+
+@dataclass
+class _Prepared:
+    """Messages built from a read, by registration id, and what that read saw."""
+
+    event_state: tuple
+    #: registration id -> its _REGISTRANT values when its message was built
+    registrants: dict[int, tuple]
+    #: registration id -> (message, the registrant's SEQUENCE after it, their status)
+    rows: dict[int, tuple[OutboxMessage, int, str]]
+
+
+def _event_state(event: Event) -> tuple:
+    """The event as its messages show it (the seat count and timestamp do not show)."""
+    return tuple(
+        getattr(event, attr.key)
+        for attr in Event.__mapper__.column_attrs
+        if attr.key not in ("seats_taken", "updated_at")
+    )
+
+
+def _probe(event: Event, **values) -> Event:
+    """A copy of the event as it is about to be, outside the session, to build mails from."""
+    probe = Event(**{attr.key: getattr(event, attr.key) for attr in Event.__mapper__.column_attrs})
+    for key, value in values.items():
+        setattr(probe, key, value)
+    return probe
+
+
+def _prepare(event: Event, probe: Event, build, reuse: _Prepared | None = None) -> _Prepared:
+    """Build each active registrant's message against `probe`; nothing joins the session.
+
+    With `reuse` (built earlier from the same event), a registrant whose values are unchanged
+    keeps the message built then; only newcomers and changed registrants cost a build.
+    """
+    state = _event_state(event)
+    if reuse is not None and reuse.event_state != state:
+        reuse = None
+    registrants, rows = {}, {}
+    for registration in active_registrations(event):
+        values = tuple(getattr(registration, key) for key in _REGISTRANT)
+        registrants[registration.id] = values
+        if reuse is not None and reuse.registrants.get(registration.id) == values:
+            if registration.id in reuse.rows:
+                rows[registration.id] = reuse.rows[registration.id]
+            continue
+        copy = Registration(**dict(zip(_REGISTRANT, values, strict=True)))
+        set_committed_value(copy, "event", probe)  # one way: the probe lists no registrations
+        row = build(copy)
+        if row is not None:
+            rows[registration.id] = (row, copy.ical_sequence, copy.status)
+    return _Prepared(state, registrants, rows)
+
+
+def _queue_prepared(event: Event, prepared: _Prepared, skip: set[int]) -> dict[str, int]:
+    """Put the prepared messages in the outbox and note each registrant's new SEQUENCE."""
+    registrations = {r.id: r for r in active_registrations(event)}
+    told = {"confirmed": 0, "waitlisted": 0}
+    for registration_id, (row, sequence, status) in prepared.rows.items():
+        if registration_id in skip:
+            continue
+        registrations[registration_id].ical_sequence = sequence
+        row.event = event
+        db.session.add(row)
+        told[status] += 1
+    return told
+
+
+def _end_read() -> None:
+    """End a SQLite transaction that only read, so the write lock is taken for writes alone."""
+    if can_end_read():
+        db.session.commit()
+
+
+def publish_event(event: Event) -> None:
+    """Make a draft public so people can register (commits)."""
+    if event.status == "cancelled":
+        raise CannotPublish()
+    if event.status == "published":
+        return
+    event.status = "published"
+    db.session.commit()
+
+
+def unpublish_event(event: Event) -> None:
+    """Take a published event back to draft; refused once people have registered (commits)."""
+    db.session.refresh(event, with_for_update=True)
+    if event.status != "published":
+        db.session.rollback()
+        return
+    counts = count_active(event)
+    if counts["confirmed"] or counts["waitlisted"]:
+        db.session.rollback()
+        raise CannotUnpublish()
+    event.status = "draft"
+    db.session.commit()
+
+
+def cancel_event(event: Event, message: str = "", now: datetime | None = None) -> tuple[int, int]:
+    """Cancel the event: CANCEL to every confirmed calendar, a mail to the waiting list (commits).
+
+    Returns how many confirmed and waitlisted registrants were told.
+    """
+    _check_cancellable(event, now)
+    prepared = _prepare_cancel(event, message)
+    _end_read()
+    with writing():
+        db.session.refresh(event, with_for_update=True)
+        _check_cancellable(event, now)
+        prepared = _prepare_cancel(event, message, reuse=prepared)
+        event.status = "cancelled"
+        event.sequence += 1
+        told = _queue_prepared(event, prepared, skip=set())
+        db.session.commit()
+    mail.wake()
+    return told["confirmed"], told["waitlisted"]
+
+
+def _check_cancellable(event: Event, now: datetime | None) -> None:
+    if event.status != "published" or event.is_past(now):
+        db.session.rollback()
+        raise CannotCancel()
+
+
+def _prepare_cancel(event: Event, message: str, reuse: _Prepared | None = None) -> _Prepared:
+    """The cancellation for each registrant: with a METHOD:CANCEL for confirmed calendars."""
+    probe = _probe(event, status="cancelled", sequence=event.sequence + 1)
+
+    def build(registration: Registration) -> OutboxMessage:
+        calendar = None
+        if registration.status == "confirmed":
+            sequence = services.next_sequence(registration)
+            calendar = mail.Calendar(ical.invite(registration, sequence, cancel=True), "CANCEL")
+        return mail.prepare(
+            "event_cancelled",
+            "event_cancelled",
+            recipient=registration.email,
+            recipient_name=registration.name,
+            event=probe,
+            registration=registration,
+            calendar=calendar,
+            locale=registration.locale,
+            note=message.strip(),
+        )
+
+    return _prepare(event, probe, build, reuse)
