@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev translations lint bench clean
+.PHONY: run test install install-dev translations messages lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ install-dev: $(VENV)/.installed-dev
 # Compiled catalogues (.mo) are build output; the .po files are the source.
 translations: | $(BIN)/python
 	@if [ -d webinars/translations ]; then $(BIN)/pybabel compile -q -d webinars/translations; fi
+
+# After changing user-facing strings: refresh the catalogue, translate, commit the .po.
+messages: | $(BIN)/python
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o webinars/translations/messages.pot .
+	$(BIN)/pybabel update -i webinars/translations/messages.pot -d webinars/translations
 
 run: install
 	$(FLASK) db upgrade

@@ -375,7 +375,7 @@ def check_database(db_path: Path, succeeded: list[str]) -> tuple[bool, str]:
             email
             for (email,) in con.execute(
                 "SELECT o.recipient FROM outbox o JOIN registrations r ON r.id = o.registration_id"
-                " WHERE o.kind = 'confirmation' AND o.status = 'queued' AND o.raw IS NOT NULL"
+                " WHERE o.kind = 'confirmation' AND o.status = 'queued' AND o.token IS NOT NULL"
                 " AND r.email = o.recipient AND r.event_id = ?",
                 (event_id,),
             )

@@ -1,20 +1,18 @@
 """The `flask --app wsgi …` commands: municipalities, seed, mail, registrations."""
 
 import csv
-import email
 import os
 import re
 import subprocess
 import sys
 from datetime import date, datetime, time, timedelta
-from email import policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select
 
-from webinars import services
+from webinars import mail, services
 from webinars.extensions import db
 from webinars.models import (
     Event,
@@ -46,7 +44,7 @@ def restore_register(app):
 
 def manage_token(message: OutboxMessage) -> str:
     """The personal link's token, as the recipient reads it in the plain-text part."""
-    body = email.message_from_string(message.raw, policy=policy.default).get_body(("plain",))
+    body = mail.compose(message).get_body(("plain",))
     return re.search(r"/r/([A-Za-z0-9_-]+)", body.get_content()).group(1)
 
 

@@ -1,17 +1,15 @@
 """The public pages: every kind of bad input, the confirmation, the registrant's page."""
 
-import email
 import html
 import re
 from datetime import timedelta
-from email import policy
 from pathlib import Path
 
 import pytest
 from flask import g
 from sqlalchemy import func, select
 
-from webinars import seed
+from webinars import mail, seed
 from webinars.extensions import db
 from webinars.models import OutboxMessage, Registration, utcnow
 
@@ -42,7 +40,7 @@ def outbox() -> list[OutboxMessage]:
 
 
 def mail_part(message: OutboxMessage, subtype: str) -> str:
-    parsed = email.message_from_string(message.raw, policy=policy.default)
+    parsed = mail.compose(message)
     return parsed.get_body((subtype,)).get_content()
 
 
@@ -466,3 +464,21 @@ def test_missing_page_is_friendly_and_norwegian(client):
     page = client.get("/finnes/ikke")
     assert page.status_code == 404
     assert "Fant ikke siden" in page.text and "Til forsiden" in page.text
+
+
+def test_a_registration_cannot_be_cancelled_after_the_event(client, create_event, register):
+    event = create_event()
+    register(event.slug)
+    (message,) = db.session.scalars(select(OutboxMessage)).all()
+    manage = f"/r/{message.token}"
+    event.starts_at -= timedelta(days=30)
+    event.ends_at -= timedelta(days=30)
+    db.session.commit()
+
+    page = client.get(f"{manage}/cancel")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    response = client.post(f"{manage}/cancel", data={"csrf_token": token.group(1) if token else ""})
+
+    assert response.status_code == 409
+    assert "Arrangementet er over" in response.text
+    assert db.session.scalars(select(Registration)).one().status == "confirmed"

@@ -21,7 +21,7 @@ organiser_cli = AppGroup("organiser", help="Organiser accounts.")
 @seed_cli.command("akson")
 @click.option("--original-dates", is_flag=True, help="Keep 5 May 2020 and the 4 May deadline.")
 def seed_akson(original_dates):
-    """Load the Akson programme (the meeting and three webinars); running it again changes nothing."""
+    """Load the Akson meeting and three webinars; running it again changes nothing."""
     created = seed.seed_akson(original_dates=original_dates)
     if created:
         click.echo(f"Created: {', '.join(created)}")

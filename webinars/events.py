@@ -12,17 +12,17 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from . import ical, mail, services
-from .extensions import can_end_read, db, writing
-from .models import Event, OutboxMessage, Registration
+from .extensions import db, end_read, writing
+from .models import Event, Registration
 
 KINDS = ("meeting", "webinar")
 #: What registrants see of an event in their calendar; a change to any of these is sent out.
@@ -139,7 +139,7 @@ def active_registrations(event: Event) -> list[Registration]:
             Registration.anonymised_at.is_(None),
         )
         .order_by(Registration.id)
-        # Fresh values even for rows this session loaded before: _prepare() compares them.
+        # Fresh values even for rows this session loaded before the lock.
         .execution_options(populate_existing=True)
     ).all()
 
@@ -247,10 +247,7 @@ def update_event(event: Event, fields: EventFields) -> Outcome:
     errors = validate(fields, event)
     if errors:
         raise InvalidEvent(errors)
-    # Building a message per registrant is most of the work (~10 ms each): do it from a
-    # read, so that the write lock (on SQLite, the whole database's) is held only to store.
-    update = _prepare_update(event, fields)
-    _end_read()
+    end_read()
     with writing():
         # Lock the event row: registrations take seats with an UPDATE on it, so the capacity
         # check and the registrants to tell cannot change until this commits.
@@ -259,8 +256,7 @@ def update_event(event: Event, fields: EventFields) -> Outcome:
         if errors:
             db.session.rollback()
             raise InvalidEvent(errors)
-        # Reuses what was built; builds only for registrants who came or changed since.
-        update = _prepare_update(event, fields, reuse=update.prepared)
+        changes = calendar_changes(_snapshot(event), _snapshot(_probe(event, fields)))
         old_capacity = event.capacity
         for key, value in fields.model_values().items():
             setattr(event, key, value)
@@ -269,133 +265,49 @@ def update_event(event: Event, fields: EventFields) -> Outcome:
         except IntegrityError:
             db.session.rollback()
             raise InvalidEvent({"slug": _slug_taken(fields.slug)}) from None
-        outcome = Outcome(changes=update.changes)
-        if update.notify:
+        outcome = Outcome(changes=changes)
+        counts = count_active(event)
+        notify = bool(changes) and counts["confirmed"] + counts["waitlisted"] > 0
+        if notify:
             event.sequence += 1
         promoted = []
         if event.status == "published" and _more_seats(old_capacity, event.capacity):
             promoted = services.promote_waitlisted(event)
         outcome.promoted = len(promoted)
-        # The promoted got a "you have a seat" mail with the new details instead.
-        told = _queue_prepared(event, update.prepared, skip={r.id for r in promoted})
-        outcome.updated, outcome.waitlisted_told = told["confirmed"], told["waitlisted"]
+        if notify:
+            # The promoted got a "you have a seat" mail with the new details instead.
+            skip = {r.id for r in promoted}
+            for registration in active_registrations(event):
+                if registration.id not in skip and _tell_update(registration, changes):
+                    if registration.status == "confirmed":
+                        outcome.updated += 1
+                    else:
+                        outcome.waitlisted_told += 1
         _commit_or_slug_error(fields.slug)
     mail.wake()
     return outcome
 
 
-@dataclass
-class _Update:
-    changes: dict[str, tuple]
-    notify: bool
-    prepared: _Prepared
-
-
-def _prepare_update(event: Event, fields: EventFields, reuse: _Prepared | None = None) -> _Update:
-    """The calendar changes of an edit, and the mails that tell each registrant about them."""
-    probe = _probe(event, **fields.model_values())
-    changes = calendar_changes(_snapshot(event), _snapshot(probe))
-    # Drafts have no registrants, unless an event went back to draft after all cancelled.
-    notify = bool(changes) and (
-        event.status == "published"
-        or (event.status == "draft" and count_active(event)["confirmed"] > 0)
+def _probe(event: Event, fields: EventFields) -> SimpleNamespace:
+    """The event's calendar-visible values as they will be after the edit."""
+    return SimpleNamespace(
+        **{**{k: getattr(event, k) for k in fields.model_values()}, **fields.model_values()}
     )
-    if not notify:
-        return _Update(changes, False, _Prepared(_event_state(event), {}, {}))
-    probe.sequence = event.sequence + 1
+
+
+def _tell_update(registration: Registration, changes: dict[str, tuple]) -> bool:
+    """Queue the "what changed" mail, with an updated invite for a confirmed registrant."""
+    confirmed = registration.status == "confirmed"
     # Those waiting have no join link yet: they hear of the rest, if anything else changed.
-    visible = {key: value for key, value in changes.items() if key != "join_url"}
-
-    def build(registration: Registration) -> OutboxMessage | None:
-        told = changes if registration.status == "confirmed" else visible
-        if not told:
-            return None
-        return services.prepare_invite(registration, None, "event_updated", changes=told)
-
-    return _Update(changes, True, _prepare(event, probe, build, reuse))
+    told = changes if confirmed else {k: v for k, v in changes.items() if k != "join_url"}
+    if not told:
+        return False
+    services.queue_invite(registration, None, "event_updated", changes=told)
+    return True
 
 
 def _more_seats(old: int | None, new: int | None) -> bool:
     return old is not None and (new is None or new > old)
-
-
-# --- messages built before the write lock ---------------------------------------------------
-
-#: The registration columns its messages are built from.
-_REGISTRANT = ("id", "status", "email", "name", "locale", "ical_sequence")
-
-
-@dataclass
-class _Prepared:
-    """Messages built from a read, by registration id, and what that read saw."""
-
-    event_state: tuple
-    #: registration id -> its _REGISTRANT values when its message was built
-    registrants: dict[int, tuple]
-    #: registration id -> (message, the registrant's SEQUENCE after it, their status)
-    rows: dict[int, tuple[OutboxMessage, int, str]]
-
-
-def _event_state(event: Event) -> tuple:
-    """The event as its messages show it (the seat count and timestamp do not show)."""
-    return tuple(
-        getattr(event, attr.key)
-        for attr in Event.__mapper__.column_attrs
-        if attr.key not in ("seats_taken", "updated_at")
-    )
-
-
-def _probe(event: Event, **values) -> Event:
-    """A copy of the event as it is about to be, outside the session, to build mails from."""
-    probe = Event(**{attr.key: getattr(event, attr.key) for attr in Event.__mapper__.column_attrs})
-    for key, value in values.items():
-        setattr(probe, key, value)
-    return probe
-
-
-def _prepare(event: Event, probe: Event, build, reuse: _Prepared | None = None) -> _Prepared:
-    """Build each active registrant's message against `probe`; nothing joins the session.
-
-    With `reuse` (built earlier from the same event), a registrant whose values are unchanged
-    keeps the message built then; only newcomers and changed registrants cost a build.
-    """
-    state = _event_state(event)
-    if reuse is not None and reuse.event_state != state:
-        reuse = None
-    registrants, rows = {}, {}
-    for registration in active_registrations(event):
-        values = tuple(getattr(registration, key) for key in _REGISTRANT)
-        registrants[registration.id] = values
-        if reuse is not None and reuse.registrants.get(registration.id) == values:
-            if registration.id in reuse.rows:
-                rows[registration.id] = reuse.rows[registration.id]
-            continue
-        copy = Registration(**dict(zip(_REGISTRANT, values, strict=True)))
-        set_committed_value(copy, "event", probe)  # one way: the probe lists no registrations
-        row = build(copy)
-        if row is not None:
-            rows[registration.id] = (row, copy.ical_sequence, copy.status)
-    return _Prepared(state, registrants, rows)
-
-
-def _queue_prepared(event: Event, prepared: _Prepared, skip: set[int]) -> dict[str, int]:
-    """Put the prepared messages in the outbox and note each registrant's new SEQUENCE."""
-    registrations = {r.id: r for r in active_registrations(event)}
-    told = {"confirmed": 0, "waitlisted": 0}
-    for registration_id, (row, sequence, status) in prepared.rows.items():
-        if registration_id in skip:
-            continue
-        registrations[registration_id].ical_sequence = sequence
-        row.event = event
-        db.session.add(row)
-        told[status] += 1
-    return told
-
-
-def _end_read() -> None:
-    """End a SQLite transaction that only read, so the write lock is taken for writes alone."""
-    if can_end_read():
-        db.session.commit()
 
 
 def publish_event(event: Event) -> None:
@@ -428,15 +340,28 @@ def cancel_event(event: Event, message: str = "", now: datetime | None = None) -
     Returns how many confirmed and waitlisted registrants were told.
     """
     _check_cancellable(event, now)
-    prepared = _prepare_cancel(event, message)
-    _end_read()
+    end_read()
     with writing():
         db.session.refresh(event, with_for_update=True)
         _check_cancellable(event, now)
-        prepared = _prepare_cancel(event, message, reuse=prepared)
         event.status = "cancelled"
         event.sequence += 1
-        told = _queue_prepared(event, prepared, skip=set())
+        told = {"confirmed": 0, "waitlisted": 0}
+        for registration in active_registrations(event):
+            confirmed = registration.status == "confirmed"
+            mail.queue(
+                "event_cancelled",
+                "event_cancelled",
+                recipient=registration.email,
+                recipient_name=registration.name,
+                event=event,
+                registration=registration,
+                invite="CANCEL" if confirmed else None,
+                sequence=services.next_sequence(registration) if confirmed else None,
+                locale=registration.locale,
+                note=message.strip(),
+            )
+            told[registration.status] += 1
         db.session.commit()
     mail.wake()
     return told["confirmed"], told["waitlisted"]
@@ -446,27 +371,3 @@ def _check_cancellable(event: Event, now: datetime | None) -> None:
     if event.status != "published" or event.is_past(now):
         db.session.rollback()
         raise CannotCancel()
-
-
-def _prepare_cancel(event: Event, message: str, reuse: _Prepared | None = None) -> _Prepared:
-    """The cancellation for each registrant: with a METHOD:CANCEL for confirmed calendars."""
-    probe = _probe(event, status="cancelled", sequence=event.sequence + 1)
-
-    def build(registration: Registration) -> OutboxMessage:
-        calendar = None
-        if registration.status == "confirmed":
-            sequence = services.next_sequence(registration)
-            calendar = mail.Calendar(ical.invite(registration, sequence, cancel=True), "CANCEL")
-        return mail.prepare(
-            "event_cancelled",
-            "event_cancelled",
-            recipient=registration.email,
-            recipient_name=registration.name,
-            event=probe,
-            registration=registration,
-            calendar=calendar,
-            locale=registration.locale,
-            note=message.strip(),
-        )
-
-    return _prepare(event, probe, build, reuse)

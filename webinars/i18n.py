@@ -45,7 +45,8 @@ def event_when(event) -> str:
     """'tirsdag 5. mai 2020 kl. 14:00–15:30' for an event, in its own zone."""
     start, end = event.starts_at, event.ends_at
     label = zone_label(start, event.timezone)
-    if start.astimezone(event.zone).date() == end.astimezone(event.zone).date():
+    zone = ZoneInfo(event.timezone)
+    if start.astimezone(zone).date() == end.astimezone(zone).date():
         text = f"{long_datetime(start, event.timezone)}–{clock(end, event.timezone)}"
     else:
         text = f"{long_datetime(start, event.timezone)} – {long_datetime(end, event.timezone)}"

@@ -6,10 +6,10 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .extensions import db, writing
-from .models import Event, Registration, hash_token, utcnow
+from .models import Event, OutboxMessage, Registration, hash_token, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,19 @@ def anonymise_old_registrations(now: datetime) -> int:
         registration.organisation = ""
         registration.token_hash = hash_token(f"anonymised:{registration.id}:{now.isoformat()}")
         registration.anonymised_at = now
+    if rows:
+        # Their mail too: no address, no name, no working link, and nothing left to send.
+        outbox = update(OutboxMessage).where(
+            OutboxMessage.registration_id.in_([r.id for r in rows])
+        )
+        db.session.execute(
+            outbox.values(recipient="anonymisert@invalid", recipient_name="", token=None)
+        )
+        db.session.execute(
+            outbox.where(OutboxMessage.status != "sent").values(
+                status="failed", last_error="anonymised before it could be sent"
+            )
+        )
     db.session.commit()
     if rows:
         log.info("anonymised %d registrations", len(rows))

@@ -1,30 +1,37 @@
 """Outgoing mail: message builders, the outbox, and the loop that delivers it.
 
-A message is built and stored in the same transaction as the change that causes it
-(`queue`), and delivered later (`deliver_due`) by a thread in the web process or by
-`flask mail worker`. Claims are conditional UPDATEs, so any number of deliverers can run
-without sending one message twice.
+A message is stored in the same transaction as the change that causes it (`queue`): its
+template, the registration and event it is about, a JSON context and, for invites, the
+calendar METHOD and SEQUENCE reserved for the registrant. The deliverer (`deliver_due`, a
+thread in the web process or `flask mail worker`) renders it and sends it, so the request
+that queues it stays cheap. Claims are conditional UPDATEs, so any number of deliverers can
+run without sending one message twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
 import smtplib
 import socket
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import and_, or_, select, update
 
+from . import ical
 from .extensions import db, mail, writing
 from .models import Event, OutboxMessage, Registration, utcnow
 
@@ -67,6 +74,7 @@ def build_message(
     reply_to: str | None = None,
     calendar: Calendar | None = None,
     locale: str = "nb",
+    message_id: str | None = None,
 ) -> EmailMessage:
     """A multipart text + HTML message with our headers, and an invite when there is one."""
     msg = EmailMessage()
@@ -78,7 +86,7 @@ def build_message(
         msg["Reply-To"] = reply_to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain=_host())
+    msg["Message-ID"] = message_id or make_msgid(domain=_host())
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = "nb" if locale == "nb" else locale
@@ -109,14 +117,7 @@ def _calendar_part(calendar: Calendar, *, inline: bool) -> MIMEPart:
     return part
 
 
-def queue(kind: str, template: str, **kwargs) -> OutboxMessage:
-    """Render a message and add it to the outbox in the caller's transaction (no commit)."""
-    row = prepare(kind, template, **kwargs)
-    db.session.add(row)
-    return row
-
-
-def prepare(
+def queue(
     kind: str,
     template: str,
     *,
@@ -124,37 +125,93 @@ def prepare(
     recipient_name: str,
     event: Event | None = None,
     registration: Registration | None = None,
-    calendar: Calendar | None = None,
+    invite: str | None = None,
+    sequence: int | None = None,
+    token: str | None = None,
     locale: str = "nb",
     **context,
 ) -> OutboxMessage:
-    """Render a message into an outbox row that is not added to the session yet."""
-    subject, text, html = render(
-        template, locale, event=event, registration=registration, **context
+    """Add a message to the outbox in the caller's transaction (no commit); it is rendered
+    when delivered. `invite` (REQUEST or CANCEL) attaches the registrant's calendar invite
+    with `sequence`; `token` makes the personal manage link; `context` must be JSON-able
+    (datetimes and dataclasses are fine)."""
+    subject = render_subject(template, locale, event=event, registration=registration, **context)
+    row = OutboxMessage(
+        kind=kind,
+        template=template,
+        recipient=recipient,
+        recipient_name=recipient_name,
+        subject=subject,
+        message_id=make_msgid(domain=_host()),
+        event=event,
+        registration=registration,
+        invite_method=invite,
+        invite_sequence=sequence,
+        token=token,
+        locale=locale,
+        context=json.dumps(context, default=_encode),
     )
+    db.session.add(row)
+    return row
+
+
+def render_subject(template: str, locale: str, **context) -> str:
+    """The subject line, on one line, in the recipient's language."""
+    with force_locale(locale):
+        return " ".join(render_template(f"email/{template}/subject.txt", **context).split())
+
+
+def manage_url(token: str) -> str:
+    """The registrant's personal page; only ever written into their own e-mail."""
+    return f"{current_app.config['PUBLIC_URL']}/r/{token}"
+
+
+def _encode(value):
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if dataclasses.is_dataclass(value):
+        return {"$object": {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}}
+    raise TypeError(f"{type(value).__name__} cannot be stored in a mail's context")
+
+
+def _decode(obj: dict):
+    if "$datetime" in obj:
+        return datetime.fromisoformat(obj["$datetime"])
+    if "$object" in obj:
+        return SimpleNamespace(**obj["$object"])
+    return obj
+
+
+def compose(row: OutboxMessage) -> EmailMessage:
+    """Render an outbox row into the message to send: text, HTML and the invite, if any."""
+    context = json.loads(row.context or "{}", object_hook=_decode)
+    registration, event = row.registration, row.event
+    if row.token:
+        context["manage_url"] = manage_url(row.token)
+    subject, text, html = render(
+        row.template, row.locale, event=event, registration=registration, **context
+    )
+    calendar = None
+    if row.invite_method:
+        with force_locale(row.locale):
+            data = ical.invite(
+                registration, row.invite_sequence, cancel=row.invite_method == "CANCEL"
+            )
+        calendar = Calendar(data, row.invite_method)
     reply_to = None
     if event and event.organiser_email:
         reply_to = str(Address(event.organiser_name or "", addr_spec=event.organiser_email))
-    msg = build_message(
-        recipient=recipient,
-        recipient_name=recipient_name,
+    return build_message(
+        recipient=row.recipient,
+        recipient_name=row.recipient_name,
         subject=subject,
         text=text,
         html=html,
         reply_to=reply_to,
         calendar=calendar,
-        locale=locale,
+        locale=row.locale,
+        message_id=row.message_id,
     )
-    row = OutboxMessage(
-        kind=kind,
-        recipient=recipient,
-        subject=subject,
-        message_id=msg["Message-ID"],
-        raw=msg.as_string(policy=SMTP),
-        event=event,
-        registration_id=registration.id if registration else None,
-    )
-    return row
 
 
 # --- delivery -----------------------------------------------------------------------------
@@ -170,7 +227,9 @@ class PermanentFailure(Exception):
 
 def _due(now):
     return or_(
-        and_(OutboxMessage.status.in_(("queued", "retrying")), OutboxMessage.next_attempt_at <= now),
+        and_(
+            OutboxMessage.status.in_(("queued", "retrying")), OutboxMessage.next_attempt_at <= now
+        ),
         and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
     )
 
@@ -198,12 +257,17 @@ def claim(limit: int, worker: str) -> list[int]:
 def _classify(exc: Exception) -> Exception:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
-        text = "; ".join(f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values())
+        text = "; ".join(
+            f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values()
+        )
         if codes and all(code >= 500 for code in codes):
             return PermanentFailure(text)
         return TemporaryFailure(text)
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+        error = exc.smtp_error
+        if isinstance(error, bytes):
+            error = error.decode(errors="replace")
+        text = f"{exc.smtp_code} {error}"
         return PermanentFailure(text) if exc.smtp_code >= 500 else TemporaryFailure(text)
     return TemporaryFailure(f"{type(exc).__name__}: {exc}")
 
@@ -215,26 +279,25 @@ class Transport:
         self.app = app
         self.connection = None
 
-    def send(self, message: OutboxMessage) -> None:
+    def send(self, recipient: str, message: EmailMessage) -> None:
         if not self.app.config["MAIL_SERVER"]:
-            log.info("Mail (no MAIL_SERVER set, written to the log):\n%s", message.raw)
+            log.info("Mail (no MAIL_SERVER set, written to the log):\n%s", _readable(message))
             return
         try:
             if self.connection is None:
                 self.connection = mail.connect().__enter__()
             sender = parseaddr(self.app.config["MAIL_DEFAULT_SENDER"])[1]
-            self.connection.host.sendmail(sender, [message.recipient], message.raw.encode("ascii"))
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-            if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+            self.connection.host.sendmail(sender, [recipient], message.as_bytes(policy=SMTP))
+        except (smtplib.SMTPException, OSError) as exc:
+            # A refusal (4xx/5xx) leaves the connection usable for the rest of the batch.
+            if not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
                 self.close()
             raise _classify(exc) from exc
 
     def close(self) -> None:
         if self.connection is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.connection.host.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
             self.connection = None
 
 
@@ -249,28 +312,35 @@ def deliver_due(limit: int = 100, worker: str | None = None) -> int:
     ids = claim(limit, worker)
     if not ids:
         return 0
-    # Read the batch, then end the read: a transaction must not stay open across SMTP, and
-    # on SQLite a deferred one that later writes fails at once ("database is locked") once
-    # another deliverer has committed. Each status update below is its own BEGIN IMMEDIATE.
-    batch = db.session.execute(
-        select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.raw,
-               OutboxMessage.attempts)
+    # Render the batch, then end the read: a transaction must not stay open across SMTP,
+    # and on SQLite a deferred one that later writes fails at once ("database is locked")
+    # once another deliverer has committed. Each status update below is its own transaction.
+    rows = db.session.scalars(
+        select(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
         .order_by(OutboxMessage.id)
     ).all()
+    batch = []
+    for row in rows:
+        try:
+            batch.append((row.id, row.recipient, row.attempts, compose(row), None))
+        except Exception as exc:  # a message that cannot be rendered will never be sent
+            log.exception("outbox message %s could not be rendered", row.id)
+            batch.append((row.id, row.recipient, row.attempts, None, exc))
     db.session.rollback()
     transport = Transport(app)
     sent = 0
     try:
-        for message in batch:
-            message_id = message.id
+        for message_id, recipient, attempts, message, error in batch:
             values: dict = {"claimed_by": None, "claimed_until": None}
             try:
-                transport.send(message)
+                if error is not None:
+                    raise PermanentFailure(f"could not be rendered: {error!r}")
+                transport.send(recipient, message)
             except PermanentFailure as exc:
-                values |= status_values("failed", message.attempts + 1, str(exc))
+                values |= status_values("failed", attempts + 1, str(exc))
             except TemporaryFailure as exc:
-                attempts = message.attempts + 1
+                attempts += 1
                 if attempts >= app.config["MAIL_MAX_ATTEMPTS"]:
                     values |= status_values("failed", attempts, str(exc))
                 else:
@@ -278,9 +348,14 @@ def deliver_due(limit: int = 100, worker: str | None = None) -> int:
                     values["next_attempt_at"] = utcnow() + _backoff(attempts)
             else:
                 sent += 1
-                # The body carries private links; once delivered we keep only the metadata.
-                values |= {"status": "sent", "attempts": message.attempts + 1,
-                           "sent_at": utcnow(), "raw": None, "last_error": None}
+                # The manage token is a working link; once delivered we keep only its hash.
+                values |= {
+                    "status": "sent",
+                    "attempts": attempts + 1,
+                    "sent_at": utcnow(),
+                    "token": None,
+                    "last_error": None,
+                }
             with writing():
                 db.session.execute(
                     update(OutboxMessage)
@@ -292,6 +367,13 @@ def deliver_due(limit: int = 100, worker: str | None = None) -> int:
         transport.close()
         db.session.remove()
     return sent
+
+
+def _readable(message: EmailMessage) -> str:
+    """The message as a person reads it in the log: headers and the plain-text body."""
+    headers = "\n".join(f"{k}: {v}" for k, v in message.items())
+    body = message.get_body(("plain",))
+    return f"{headers}\n\n{body.get_content() if body else ''}"
 
 
 def status_values(status: str, attempts: int, error: str) -> dict:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -210,6 +211,7 @@ class Registration(db.Model):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_registrations_event_status", "event_id", "status"),
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -282,8 +284,17 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    #: The whole RFC 5322 message; cleared once sent, as it carries private links.
-    raw: Mapped[str | None] = mapped_column(Text)
+    recipient_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: templates/email/<template>/…, rendered by the deliverer in `locale`.
+    template: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    locale: Mapped[str] = mapped_column(String(5), default="nb", server_default="nb")
+    #: JSON: what the template needs beyond the event and the registration.
+    context: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    #: The manage token for the link in the mail; cleared once sent (we keep only its hash).
+    token: Mapped[str | None] = mapped_column(String(100))
+    #: REQUEST or CANCEL when the mail carries the registrant's invite, with its SEQUENCE.
+    invite_method: Mapped[str | None] = mapped_column(String(10))
+    invite_sequence: Mapped[int | None] = mapped_column(Integer)
     #: queued, sending, sent, retrying or failed.
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -296,14 +307,20 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event | None] = relationship()
+    registration: Mapped[Registration | None] = relationship()
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation where it is defined; it is translated where shown."""
+    return message
 
 
 #: Roles offered on the registration form, stored by key.
 ROLES: dict[str, str] = {
-    "ordforer": "Ordfører",
-    "varaordforer": "Varaordfører",
-    "kommunedirektor": "Kommunedirektør/rådmann",
-    "kommunalsjef": "Kommunalsjef",
-    "politisk_leder": "Annen politisk leder",
-    "nokkelperson": "Annen nøkkelperson",
+    "ordforer": N_("Ordfører"),
+    "varaordforer": N_("Varaordfører"),
+    "kommunedirektor": N_("Kommunedirektør/rådmann"),
+    "kommunalsjef": N_("Kommunalsjef"),
+    "politisk_leder": N_("Annen politisk leder"),
+    "nokkelperson": N_("Annen nøkkelperson"),
 }

@@ -65,8 +65,8 @@ def counts(event: Event | None) -> dict[str, int]:
 
 
 def _retryable():
-    # A failed message keeps its body (raw), so it can go again; a sent one has none.
-    return (OutboxMessage.status == "failed", OutboxMessage.raw.is_not(None))
+    # Messages are rendered at delivery, so a failed one can always go again.
+    return (OutboxMessage.status == "failed",)
 
 
 def retry(message_id: int, event: Event | None = None, now: datetime | None = None) -> bool:

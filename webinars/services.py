@@ -9,14 +9,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import ical, mail
-from .extensions import can_end_read, db, writing
+from . import mail
+from .extensions import db, end_read, writing
 from .models import Event, Municipality, Registration, hash_token, utcnow
 
 
@@ -55,6 +54,11 @@ class EventFull(RegistrationError):
     message = _l("Arrangementet er fullt, og det er ingen venteliste.")
 
 
+class EventOver(RegistrationError):
+    status = 409
+    message = _l("Arrangementet er over, så påmeldingen kan ikke avbestilles.")
+
+
 class NotEligible(RegistrationError):
     status = 422
     message = _l("Dette arrangementet er ikke for kommuner i denne regionen.")
@@ -65,15 +69,16 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def manage_url(token: str) -> str:
-    return f"{current_app.config['PUBLIC_URL']}/r/{token}"
+manage_url = mail.manage_url
 
 
 def find_by_token(token: str) -> Registration | None:
     """The registration a manage link points to, or None for unknown or tampered tokens."""
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(select(Registration).where(Registration.token_hash == hash_token(token)))
+    return db.session.scalar(
+        select(Registration).where(Registration.token_hash == hash_token(token))
+    )
 
 
 def check_open(event: Event, now: datetime | None = None, *, window: bool = True) -> None:
@@ -97,16 +102,20 @@ def check_open(event: Event, now: datetime | None = None, *, window: bool = True
 
 def _take_seat(event: Event) -> bool:
     """Atomically take a seat if there is one; holds under concurrent registrations."""
-    result = db.session.execute(
+    taken = db.session.execute(
         update(Event)
         .where(Event.id == event.id)
         .where(or_(Event.capacity.is_(None), Event.seats_taken < Event.capacity))
         .values(seats_taken=Event.seats_taken + 1)
-    )
-    # All of it, not only the seat count: on PostgreSQL this UPDATE may have waited for an
-    # organiser's edit of the event, and the invite built next must show the edited event.
-    db.session.expire(event)
-    return result.rowcount == 1
+        .returning(Event.seats_taken, Event.sequence)
+    ).first()
+    if taken is None:
+        return False
+    # On PostgreSQL this UPDATE may have waited for an organiser's edit: take the sequence
+    # the edit left, so this registrant's invite is not below it.
+    set_committed_value(event, "seats_taken", taken.seats_taken)
+    set_committed_value(event, "sequence", taken.sequence)
+    return True
 
 
 def _release_seat(event: Event) -> None:
@@ -123,28 +132,20 @@ def next_sequence(registration: Registration) -> int:
 
 
 def queue_invite(registration: Registration, token: str | None, template: str, **context):
-    """Queue a mail with the personal REQUEST invite (or none for the waiting list)."""
-    row = prepare_invite(registration, token, template, **context)
-    db.session.add(row)
-    return row
-
-
-def prepare_invite(registration: Registration, token: str | None, template: str, **context):
-    """Build that mail as an outbox row, not yet added to the session."""
-    calendar = None
-    if registration.status == "confirmed":
-        sequence = next_sequence(registration)
-        calendar = mail.Calendar(ical.invite(registration, sequence), "REQUEST")
-    return mail.prepare(
+    """Queue a mail with the personal REQUEST invite (none for the waiting list; no commit)."""
+    confirmed = registration.status == "confirmed"
+    return mail.queue(
         template,
         template,
         recipient=registration.email,
         recipient_name=registration.name,
         event=registration.event,
         registration=registration,
-        calendar=calendar,
+        invite="REQUEST" if confirmed else None,
+        sequence=next_sequence(registration) if confirmed else None,
+        token=token,
         locale=registration.locale,
-        manage_url=manage_url(token) if token else None,
+        status=registration.status,
         **context,
     )
 
@@ -169,28 +170,50 @@ def register(
     """
     _check(event, municipality, now, by_organiser)
     email = email.strip().lower()
-    token = new_token()
-    registration = Registration(
-        event_id=event.id,
-        name=" ".join(name.split()),
-        email=email,
-        role=role,
-        municipality_number=municipality,
-        organisation=" ".join(organisation.split()),
-        token_hash=hash_token(token),
-        locale=locale,
-    )
-    # Linked one way only: the event's collection must not hold it before it is added.
-    set_committed_value(registration, "event", event)
-    if can_end_read():
-        # So far this transaction only read (SQLite, the public form). Rendering the mail
-        # and its invite is most of a registration's work, and SQLite lets one writer at a
-        # time hold the lock: build it now, end the read, and take the lock for the writes.
-        draft = _draft(registration, token)
-        db.session.commit()
-        with writing():
-            return _insert(registration, token, draft, now, by_organiser)
-    return _insert(registration, token, None, now, by_organiser)
+    # On SQLite the write lock is the whole database's: end the reads, take it for the writes.
+    end_read()
+    with writing():
+        db.session.refresh(event)
+        check_open(event, now, window=not by_organiser)  # again, under the lock
+        earlier = _registrations(event, email)
+        existing = next((r for r in earlier if r.status != "cancelled"), None)
+        if existing is not None:
+            return _send_again(existing), False
+        prior = max((r.ical_sequence for r in earlier), default=None)
+        if _take_seat(event):
+            status = "confirmed"
+        elif event.waitlist:
+            status = "waitlisted"
+        else:
+            raise EventFull()
+        token = new_token()
+        registration = Registration(
+            event=event,
+            name=" ".join(name.split()),
+            email=email,
+            role=role,
+            municipality_number=municipality,
+            organisation=" ".join(organisation.split()),
+            token_hash=hash_token(token),
+            status=status,
+            locale=locale,
+            # Above any CANCEL an earlier registration of this address got.
+            ical_sequence=-1 if prior is None else prior,
+        )
+        db.session.add(registration)
+        queue_invite(registration, token, "confirmation")
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another request registered the same address a moment ago (the unique index
+            # caught it): nothing of this one is stored; answer as for any repeat.
+            db.session.rollback()
+            existing = _active(event, email)
+            if existing is None:
+                raise
+            return _send_again(existing), False
+    mail.wake()
+    return registration, True
 
 
 def _check(event: Event, municipality: str, now: datetime | None, by_organiser: bool) -> None:
@@ -200,113 +223,23 @@ def _check(event: Event, municipality: str, now: datetime | None, by_organiser: 
         raise NotEligible()
 
 
-def _prior_sequence(event: Event, email: str) -> int | None:
-    """The highest SEQUENCE an earlier (cancelled) registration of this address got."""
-    return db.session.scalar(
-        select(func.max(Registration.ical_sequence)).where(
-            Registration.event_id == event.id, Registration.email == email
-        )
-    )
-
-
-def _event_state(event: Event) -> tuple:
-    """The event as its mails show it: every column except the seat count it changes."""
-    return tuple(
-        getattr(event, column.key)
-        for column in Event.__mapper__.column_attrs
-        if column.key not in ("seats_taken", "updated_at")
-    )
-
-
-class _Draft:
-    """A confirmation built before the write lock, and the facts it was built on."""
-
-    def __init__(self, message, basis: tuple):
-        self.message = message
-        self.basis = basis
-
-
-def _draft(registration: Registration, token: str) -> _Draft | None:
-    """Build the confirmation from what the database says now (None for a repeat)."""
-    event = registration.event
-    if _active(event, registration.email) is not None:
-        return None
-    prior = _prior_sequence(event, registration.email)
-    if event.capacity is None or event.seats_taken < event.capacity:
-        registration.status = "confirmed"
-    elif event.waitlist:
-        registration.status = "waitlisted"
-    else:
-        return None
-    basis = (registration.status, prior, _event_state(event))
-    registration.ical_sequence = -1 if prior is None else prior
-    return _Draft(prepare_invite(registration, token, "confirmation"), basis)
-
-
-def _insert(
-    registration: Registration,
-    token: str,
-    draft: _Draft | None,
-    now: datetime | None,
-    by_organiser: bool,
-) -> tuple[Registration, bool]:
-    """Check, take a seat and insert the registration with its confirmation; commit."""
-    event = registration.event
-    email = registration.email
-    _check(event, registration.municipality_number, now, by_organiser)
-    existing = _active(event, email)
-    if existing is not None:
-        return _send_again(existing), False
-    prior = _prior_sequence(event, email)
-    if _take_seat(event):
-        status = "confirmed"
-    elif event.waitlist:
-        status = "waitlisted"
-    else:
-        raise EventFull()
-    # The draft holds when nothing it was built on changed since; otherwise build again.
-    if draft is None or draft.basis != (status, prior, _event_state(event)):
-        draft = None
-        registration.status = status
-        registration.ical_sequence = -1 if prior is None else prior
-    db.session.add(registration)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # Another request registered the same address a moment ago (the unique index
-        # caught it): answer as for any repeated registration.
-        db.session.rollback()
-        existing = _active(event, email)
-        if existing is None:
-            raise
-        return _send_again(existing), False
-    if draft is None:
-        queue_invite(registration, token, "confirmation")
-    else:
-        draft.message.registration_id = registration.id
-        db.session.add(draft.message)
-    db.session.commit()
-    mail.wake()
-    return registration, True
-
-
-def _active(event: Event, email: str) -> Registration | None:
-    """The active registration for this address, locked until commit (PostgreSQL).
+def _registrations(event: Event, email: str) -> list[Registration]:
+    """This address's registrations for the event, locked until commit (PostgreSQL).
 
     Repeats for one address change its token_hash, a unique (key) column; without the lock
     two of them each hold a key-share lock from their outbox row's foreign key and then
-    wait for each other (a deadlock). With it they queue, and each sees the latest row.
+    wait for each other (a deadlock). With it they queue, and each sees the latest rows.
     """
-    return db.session.scalar(
+    return db.session.scalars(
         select(Registration)
-        .where(
-            Registration.event_id == event.id,
-            Registration.email == email,
-            Registration.status != "cancelled",
-        )
+        .where(Registration.event_id == event.id, Registration.email == email)
         .with_for_update()
         .execution_options(populate_existing=True)
-    )
+    ).all()
+
+
+def _active(event: Event, email: str) -> Registration | None:
+    return next((r for r in _registrations(event, email) if r.status != "cancelled"), None)
 
 
 def _send_again(registration: Registration) -> Registration:
@@ -324,13 +257,12 @@ def cancel(registration: Registration, *, by_organiser: bool = False) -> None:
     if registration.status == "cancelled":
         return
     event = registration.event
+    if event.is_past() and not by_organiser:
+        raise EventOver()
     was_confirmed = registration.status == "confirmed"
     registration.status = "cancelled"
     registration.cancelled_at = utcnow()
-    calendar = None
     if was_confirmed:
-        sequence = next_sequence(registration)
-        calendar = mail.Calendar(ical.invite(registration, sequence, cancel=True), "CANCEL")
         _release_seat(event)
     mail.queue(
         "cancellation",
@@ -339,7 +271,8 @@ def cancel(registration: Registration, *, by_organiser: bool = False) -> None:
         recipient_name=registration.name,
         event=event,
         registration=registration,
-        calendar=calendar,
+        invite="CANCEL" if was_confirmed else None,
+        sequence=next_sequence(registration) if was_confirmed else None,
         locale=registration.locale,
         by_organiser=by_organiser,
     )

@@ -40,6 +40,11 @@ def require_login():
     return None
 
 
-from . import participants  # noqa: E402,F401
-from . import auth, events  # noqa: E402,F401
-from . import coverage, outbox, recordings  # noqa: E402,F401
+from . import (  # noqa: E402,F401  # noqa: E402,F401
+    auth,
+    coverage,
+    events,
+    outbox,
+    participants,  # noqa: E402,F401
+    recordings,
+)

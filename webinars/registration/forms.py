@@ -35,8 +35,10 @@ class RegistrationForm(FlaskForm):
         validators=[
             DataRequired(_l("Skriv e-postadressen din.")),
             Length(max=254, message=_l("E-postadressen er for lang.")),
-            Email(_l("Skriv en gyldig e-postadresse, for eksempel navn@kommune.no."),
-                  check_deliverability=False),
+            Email(
+                _l("Skriv en gyldig e-postadresse, for eksempel navn@kommune.no."),
+                check_deliverability=False,
+            ),
         ],
     )
     role = SelectField(
@@ -67,9 +69,7 @@ class RegistrationForm(FlaskForm):
             (key, _l(label)) for key, label in ROLES.items()
         ]
         self.municipality.choices = [("", _l("Velg kommune"))] + [
-            (m.number, f"{m.name} ({m.county_name})")
-            for m in municipalities
-            if event.eligible(m)
+            (m.number, f"{m.name} ({m.county_name})") for m in municipalities if event.eligible(m)
         ]
 
     def validate_role(self, field):

@@ -36,6 +36,10 @@ def _form(event: Event, only: str | None = None) -> RegistrationForm:
     That is enough to validate a POST: the choice is valid exactly when that municipality is
     in the full list. Building all ~350 choices took a sixth of a registration's time.
     """
+    if only is not None:
+        # An ORM object, so the service's own check finds it in the session for free.
+        chosen = db.session.get(Municipality, only) if only else None
+        return RegistrationForm(event, [chosen] if chosen is not None and chosen.active else [])
     query = (
         select(
             Municipality.number,
@@ -48,8 +52,6 @@ def _form(event: Event, only: str | None = None) -> RegistrationForm:
         .where(Municipality.active)
         .order_by(Municipality.name)
     )
-    if only is not None:
-        query = query.where(Municipality.number == only)
     return RegistrationForm(event, db.session.execute(query).all())
 
 
@@ -133,9 +135,11 @@ def register(slug):
     return redirect(url_for(".registered", slug=slug), code=303)
 
 
-def _closed(event: Event, exc: services.RegistrationError):
+def _closed(event: Event, exc: services.RegistrationError, registering: bool = True):
     return (
-        render_template("registration/closed.html", event=event, reason=exc.message),
+        render_template(
+            "registration/closed.html", event=event, reason=exc.message, registering=registering
+        ),
         exc.status,
     )
 
@@ -224,6 +228,10 @@ def confirm_cancel(token):
 def cancel(token):
     """Cancels the registration and sends the calendar a CANCEL."""
     registration = _registration(token)
-    services.cancel(registration)
+    try:
+        services.cancel(registration)
+    except services.RegistrationError as exc:
+        db.session.rollback()
+        return _closed(registration.event, exc, registering=False)
     session["cancelled"] = True
     return redirect(url_for(".manage", token=token), code=303)
