@@ -196,6 +196,27 @@ def csrf_from_session(client) -> str:
     return match.group(1) if match else ""
 
 
+def sign_in(client, email: str = "arrangor@ks.test"):
+    """Log a test client in as a (new) organiser through Flask-Login's session keys."""
+    from werkzeug.security import generate_password_hash
+
+    from webinars.models import Organiser
+
+    organiser = Organiser(email=email, password_hash=generate_password_hash("et langt passord"))
+    db.session.add(organiser)
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = organiser.get_id()
+        session["_fresh"] = True
+    return client
+
+
+@pytest.fixture
+def signed_in(client):
+    """A test client logged in as an organiser."""
+    return sign_in(client)
+
+
 # --- a real SMTP server -------------------------------------------------------------------
 
 

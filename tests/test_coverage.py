@@ -9,11 +9,10 @@ import re
 
 import pytest
 from sqlalchemy import event as sa_event
-from werkzeug.security import generate_password_hash
 
 from webinars import coverage
 from webinars.extensions import db
-from webinars.models import Municipality, Organiser, Registration, hash_token
+from webinars.models import Municipality, Registration, hash_token
 from webinars.municipalities import read_register
 
 AKSON = "Nord,Vest,Sør-Øst"
@@ -21,22 +20,6 @@ NBSP = "\xa0"
 REGISTER = read_register()
 POPULATION = {row["number"]: row["population"] for row in REGISTER}
 OUTSIDE_MIDT = [row for row in REGISTER if row["health_region"] != "Midt-Norge"]
-
-
-def sign_in(client, email: str = "arrangor@ks.test"):
-    """Log a test client in as a (new) organiser through Flask-Login's session keys."""
-    organiser = Organiser(email=email, password_hash=generate_password_hash("et langt passord"))
-    db.session.add(organiser)
-    db.session.commit()
-    with client.session_transaction() as session:
-        session["_user_id"] = organiser.get_id()
-        session["_fresh"] = True
-    return client
-
-
-@pytest.fixture
-def signed_in(client):
-    return sign_in(client)
 
 
 def nb(value: int) -> str:

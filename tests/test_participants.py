@@ -7,31 +7,15 @@ import threading
 from datetime import timedelta
 
 import pytest
+from conftest import sign_in
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from webinars import mail, services
 from webinars import participants as roster
 from webinars.extensions import db
-from webinars.models import Event, Organiser, OutboxMessage, Registration, utcnow
+from webinars.models import Event, OutboxMessage, Registration, utcnow
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def sign_in(client, email: str = "arrangor@ks.test"):
-    """Log a test client in as a (new) organiser through Flask-Login's session keys."""
-    organiser = Organiser(email=email, password_hash=generate_password_hash("et langt passord"))
-    db.session.add(organiser)
-    db.session.commit()
-    with client.session_transaction() as session:
-        session["_user_id"] = organiser.get_id()
-        session["_fresh"] = True
-    return client
-
-
-@pytest.fixture
-def signed_in(client):
-    return sign_in(client)
 
 
 def add(event, **fields) -> Registration:

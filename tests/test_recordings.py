@@ -8,31 +8,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
-from werkzeug.security import generate_password_hash
 
 from webinars import jobs, mail, recordings, services
 from webinars.extensions import db, writing
-from webinars.models import Event, Organiser, OutboxMessage, Registration, utcnow
+from webinars.models import Event, OutboxMessage, Registration, utcnow
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 ROUND = re.compile(r'name="round" type="hidden" value="([^"]*)"')
 VIDEO = "https://video.example.org/akson-1"
-
-
-def sign_in(client, email: str = "arrangor@ks.test"):
-    """Log a test client in as a (new) organiser through Flask-Login's session keys."""
-    organiser = Organiser(email=email, password_hash=generate_password_hash("et langt passord"))
-    db.session.add(organiser)
-    db.session.commit()
-    with client.session_transaction() as session:
-        session["_user_id"] = organiser.get_id()
-        session["_fresh"] = True
-    return client
-
-
-@pytest.fixture
-def signed_in(client):
-    return sign_in(client)
 
 
 @pytest.fixture
@@ -50,7 +33,7 @@ def past_event(create_event):
     add(event, before, name="Kari Nordmann", email="kari@kommune.no")
     add(event, before, name="Ola Venteliste", email="ola@kommune.no", municipality="4601")
     gone = add(event, before, name="Per Avbestilt", email="per@kommune.no", municipality="1103")
-    services.cancel(gone)
+    services.cancel(gone, now=before)
     db.session.query(OutboxMessage).delete()
     db.session.commit()
     return event

@@ -252,12 +252,14 @@ def _send_again(registration: Registration) -> Registration:
     return registration
 
 
-def cancel(registration: Registration, *, by_organiser: bool = False) -> None:
+def cancel(
+    registration: Registration, *, by_organiser: bool = False, now: datetime | None = None
+) -> None:
     """Cancel a registration: CANCEL to the calendar, seat to the first on the waiting list."""
     if registration.status == "cancelled":
         return
     event = registration.event
-    if event.is_past() and not by_organiser:
+    if event.is_past(now) and not by_organiser:
         raise EventOver()
     was_confirmed = registration.status == "confirmed"
     registration.status = "cancelled"

@@ -36,6 +36,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..events import EventFields, slugify
 from ..models import Event, local_to_utc
+from ..registration.forms import single_line, strip
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 #: Slugs that would collide with fixed organiser URLs.
@@ -43,15 +44,6 @@ RESERVED_SLUGS = {"new"}
 #: "End of the day" for a deadline given as a date only (DESIGN: "4 May" means all of 4 May).
 END_OF_DAY = time(23, 59, 59)
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _single_line(form, field):
-    if field.data and any(ord(ch) < 32 for ch in field.data):
-        raise ValidationError(_l("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
 
 
 @lru_cache(maxsize=1)
@@ -79,7 +71,7 @@ class LoginForm(FlaskForm):
 
     email = EmailField(
         _l("E-postadresse"),
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired(_l("Skriv e-postadressen din.")), Length(max=254)],
     )
     password = PasswordField(
@@ -93,7 +85,7 @@ class CancelEventForm(FlaskForm):
 
     message = TextAreaField(
         _l("Melding til de påmeldte (valgfritt)"),
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=2000, message=_l("Høyst %(max)d tegn."))],
     )
 
@@ -103,16 +95,16 @@ class EventForm(FlaskForm):
 
     title = StringField(
         _l("Tittel"),
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired(_l("Skriv en tittel.")),
             Length(max=200, message=_l("Høyst %(max)d tegn.")),
-            _single_line,
+            single_line,
         ],
     )
     slug = StringField(
         _l("Adresse (slug)"),
-        filters=[_strip, lambda v: v.lower() if isinstance(v, str) else v],
+        filters=[strip, lambda v: v.lower() if isinstance(v, str) else v],
         validators=[
             Optional(),
             Length(max=80, message=_l("Høyst %(max)d tegn.")),
@@ -125,18 +117,18 @@ class EventForm(FlaskForm):
     kind = SelectField(_l("Type"), choices=[], default="webinar")
     description = TextAreaField(
         _l("Beskrivelse"),
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=20000, message=_l("Høyst %(max)d tegn."))],
     )
     target_group = TextAreaField(
         _l("Hvem er det for?"),
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=2000, message=_l("Høyst %(max)d tegn."))],
     )
     location = StringField(
         _l("Sted"),
-        filters=[_strip],
-        validators=[Optional(), Length(max=200, message=_l("Høyst %(max)d tegn.")), _single_line],
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message=_l("Høyst %(max)d tegn.")), single_line],
     )
     start_date = DateField(
         _l("Startdato"),
@@ -213,17 +205,17 @@ class EventForm(FlaskForm):
     counties = MultiCheckboxField(_l("Fylker"), choices=[])
     join_url = StringField(
         _l("Lenke til møtet (privat)"),
-        filters=[_strip],
-        validators=[Optional(), Length(max=500, message=_l("Høyst %(max)d tegn.")), _single_line],
+        filters=[strip],
+        validators=[Optional(), Length(max=500, message=_l("Høyst %(max)d tegn.")), single_line],
     )
     organiser_name = StringField(
         _l("Arrangør"),
-        filters=[_strip],
-        validators=[Optional(), Length(max=200, message=_l("Høyst %(max)d tegn.")), _single_line],
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message=_l("Høyst %(max)d tegn.")), single_line],
     )
     organiser_email = EmailField(
         _l("Arrangørens e-postadresse"),
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired(_l("Skriv arrangørens e-postadresse; svar på e-postene går dit.")),
             Length(max=254, message=_l("Høyst %(max)d tegn.")),

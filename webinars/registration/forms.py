@@ -8,12 +8,14 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 from ..models import ROLES, Event, Municipality
 
 
-def _no_control_characters(form, field):
+def single_line(form, field):
+    """No line breaks or other control characters (they could end up in mail headers)."""
     if field.data and any(ord(ch) < 32 and ch not in "\t" for ch in field.data):
         raise ValidationError(_l("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
 
 
-def _strip(value):
+def strip(value):
+    """Filter: surrounding white space off."""
     return value.strip() if isinstance(value, str) else value
 
 
@@ -22,16 +24,16 @@ class RegistrationForm(FlaskForm):
 
     name = StringField(
         _l("Navn"),
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired(_l("Skriv navnet ditt.")),
             Length(max=200, message=_l("Navnet kan være høyst %(max)d tegn.")),
-            _no_control_characters,
+            single_line,
         ],
     )
     email = EmailField(
         _l("E-postadresse"),
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired(_l("Skriv e-postadressen din.")),
             Length(max=254, message=_l("E-postadressen er for lang.")),
@@ -55,11 +57,11 @@ class RegistrationForm(FlaskForm):
     )
     organisation = StringField(
         _l("Organisasjon (valgfritt)"),
-        filters=[_strip],
+        filters=[strip],
         validators=[
             Optional(),
             Length(max=200, message=_l("Organisasjonen kan være høyst %(max)d tegn.")),
-            _no_control_characters,
+            single_line,
         ],
     )
 
