@@ -27,7 +27,7 @@ install-dev: $(VENV)/.installed-dev
 
 # Compiled catalogues (.mo) are build output; the .po files are the source.
 translations: | $(BIN)/python
-	@if [ -d webinars/translations ]; then $(BIN)/pybabel compile -q -d webinars/translations; fi
+	@if [ -d webinars/translations ]; then $(BIN)/pybabel compile -d webinars/translations; fi
 
 # After changing user-facing strings: refresh the catalogue, translate, commit the .po.
 messages: | $(BIN)/python
