@@ -218,9 +218,9 @@ def test_csv_of_an_unknown_event_is_404(signed_in):
 # --- streaming ------------------------------------------------------------------------------
 
 
+# SQLite's cursor steps through a result by itself; PostgreSQL needs a server-side cursor.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_rows_come_from_a_server_side_cursor_on_postgresql(app, create_event):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's cursor steps through the result by itself")
     event = create_event()
     for n in range(5):
         add(event, email=f"p{n}@kommune.no")
