@@ -128,6 +128,24 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def restore_register(app):
+    """For tests that change the municipality register, which PostgreSQL keeps between tests."""
+    yield
+    from sqlalchemy import delete
+
+    from webinars.models import Municipality, OutboxMessage, Registration
+    from webinars.municipalities import load_register, read_register
+
+    db.session.rollback()
+    db.session.execute(delete(OutboxMessage))
+    db.session.execute(delete(Registration))
+    shipped = {row["number"] for row in read_register()}
+    db.session.execute(delete(Municipality).where(Municipality.number.not_in(shipped)))
+    load_register()
+    db.session.commit()
+
+
 # --- factories ----------------------------------------------------------------------------
 
 

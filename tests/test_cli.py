@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from webinars import mail, services
 from webinars.extensions import db
@@ -22,24 +22,14 @@ from webinars.models import (
     Registration,
     utcnow,
 )
-from webinars.municipalities import load_register, read_register
+from webinars.municipalities import read_register
 
 OSLO = ZoneInfo("Europe/Oslo")
 ROOT = Path(__file__).resolve().parent.parent
 SLUGS = ["akson-stormote", "akson-webinar-1", "akson-webinar-2", "akson-webinar-3"]
 
 
-@pytest.fixture(autouse=True)
-def restore_register(app):
-    """PostgreSQL keeps the register between tests: put the 2020 list back afterwards."""
-    yield
-    db.session.rollback()
-    db.session.execute(delete(OutboxMessage))
-    db.session.execute(delete(Registration))
-    shipped = {row["number"] for row in read_register()}
-    db.session.execute(delete(Municipality).where(Municipality.number.not_in(shipped)))
-    load_register()
-    db.session.commit()
+pytestmark = pytest.mark.usefixtures("restore_register")
 
 
 def manage_token(message: OutboxMessage) -> str:

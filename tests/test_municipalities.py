@@ -4,27 +4,17 @@ import csv
 from importlib import resources
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from webinars import services
 from webinars.extensions import db
-from webinars.models import Municipality, OutboxMessage, Registration
-from webinars.municipalities import RegisterError, load_register, read_register
+from webinars.models import Municipality, Registration
+from webinars.municipalities import RegisterError, load_register
 
 HEADER = "number,name,county_number,county_name,population_2020,health_region\n"
 
 
-@pytest.fixture(autouse=True)
-def restore_register(app):
-    """PostgreSQL keeps the register between tests: put the 2020 list back afterwards."""
-    yield
-    db.session.rollback()
-    db.session.execute(delete(OutboxMessage))
-    db.session.execute(delete(Registration))
-    shipped = {row["number"] for row in read_register()}
-    db.session.execute(delete(Municipality).where(Municipality.number.not_in(shipped)))
-    load_register()
-    db.session.commit()
+pytestmark = pytest.mark.usefixtures("restore_register")
 
 
 def shipped_rows() -> list[dict]:
