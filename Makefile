@@ -37,7 +37,7 @@ messages: | $(BIN)/python
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed akson
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
