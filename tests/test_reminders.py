@@ -63,11 +63,6 @@ def move(event, by: timedelta) -> Event:
     return db.session.get(Event, event.id)
 
 
-def test_the_jobs_are_registered():
-    assert reminders.send_reminders in jobs.JOBS
-    assert reminders.send_recording_mails in jobs.JOBS
-
-
 def test_day_and_hour_reminders_go_to_confirmed_registrants_once(mail_app, event, smtp):
     start, join_url, slug = event.starts_at, event.join_url, event.slug
 

@@ -13,14 +13,18 @@ from .models import Event, OutboxMessage, Registration, hash_token, utcnow
 
 log = logging.getLogger(__name__)
 
-#: Extra jobs registered by other modules (reminders, recordings …): callables taking `now`.
-JOBS: list = []
+
+def due_jobs() -> list:
+    """Every periodic job, in the order they run: callables taking `now`."""
+    from . import reminders
+
+    return [anonymise_old_registrations, reminders.send_reminders, reminders.send_recording_mails]
 
 
 def run_due(now: datetime | None = None) -> None:
     """Run every periodic job once."""
     now = now or utcnow()
-    for job in [anonymise_old_registrations, *JOBS]:
+    for job in due_jobs():
         with writing():
             job(now)
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from . import jobs, mail
+from . import mail
 from .extensions import db
 from .models import Event, Registration
 from .recordings import lock_event, mail_due_recordings
@@ -117,6 +117,3 @@ def _remind(event: Event, reminder: Reminder) -> int:
 def send_recording_mails(now: datetime) -> int:
     """The post-event job: the recording mail to everyone not yet told (see recordings.py)."""
     return mail_due_recordings(now)
-
-
-jobs.JOBS.extend([send_reminders, send_recording_mails])

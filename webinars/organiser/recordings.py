@@ -12,10 +12,6 @@ from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, Strin
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from .. import recordings as service
-
-# Importing the jobs module registers the reminder and post-event jobs in every process
-# that builds the app (web workers and `flask mail worker` alike).
-from .. import reminders  # noqa: F401
 from ..extensions import db
 from ..models import Event, Registration, utcnow
 from . import bp
