@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
@@ -23,9 +24,13 @@ MAX_FAILED_LOGINS = 5
 LOCK_DURATION = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 
+
 # Checked against when the e-mail is unknown, so a wrong address costs as much time as a
 # wrong password and the answer's timing does not tell which addresses have accounts.
-_DUMMY_HASH = generate_password_hash("not-a-password-of-anyone")
+# Made on first use: hashing is deliberately slow and every `flask` command imports this.
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash("not-a-password-of-anyone")
 
 
 class AccountError(Exception):
@@ -89,7 +94,7 @@ def authenticate(email: str, password: str, now: datetime | None = None) -> Orga
     now = now or utcnow()
     organiser = _find(email)
     if organiser is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         raise LoginFailed()
     # Lock the row: two parallel guesses must both be counted.
     db.session.refresh(organiser, with_for_update=True)
