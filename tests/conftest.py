@@ -12,6 +12,7 @@ import re
 import shutil
 import threading
 import uuid
+from contextlib import contextmanager
 from datetime import time, timedelta
 
 import pytest
@@ -271,17 +272,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp():
-    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives."""
+@contextmanager
+def serve_smtp(inbox: Inbox):
+    """Run a real SMTP server (aiosmtpd) on a free loopback port that hands mail to `inbox`."""
     from aiosmtpd.controller import Controller
 
-    inbox = Inbox()
     inbox.port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
     controller.start()
-    yield inbox
-    controller.stop()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives."""
+    with serve_smtp(Inbox()) as inbox:
+        yield inbox
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
-from conftest import Inbox, free_port
+from conftest import Inbox, free_port, serve_smtp
 from sqlalchemy import select, update
 
 from webinars import mail, services
@@ -241,12 +240,8 @@ class PeerInbox(Inbox):
 
 @pytest.fixture
 def peer_smtp():
-    inbox = PeerInbox()
-    inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    yield inbox
-    controller.stop()
+    with serve_smtp(PeerInbox()) as inbox:
+        yield inbox
 
 
 def test_one_smtp_connection_serves_a_batch(app, peer_smtp, create_event):
