@@ -58,6 +58,10 @@ class Config:
     BABEL_DEFAULT_LOCALE = "nb"
     LANGUAGES = ("nb", "en")
 
+    #: How organiser passwords are hashed (Werkzeug's method string). Slow on purpose; the
+    #: tests choose a cheap scrypt, as Django's own test settings do for their hasher.
+    PASSWORD_HASH = "scrypt"
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_URL.startswith("https://"))

@@ -2,18 +2,21 @@
 
 import logging
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask
 
 from config import INSTANCE_DIR, Config
 
+from . import cli, db, i18n, security, site
+from .extensions import babel, csrf, login, migrate
+from .extensions import db as sqlalchemy
+from .mail import transport, worker
+from .organiser import bp as organiser_bp
+from .registration import bp as registration_bp
+
 
 def create_app(config: dict | type | None = None) -> Flask:
-    """Build the app: configuration, extensions, blueprints, commands."""
-    app = Flask(
-        __name__,
-        template_folder="../templates",
-        instance_path=str(INSTANCE_DIR),
-    )
+    """Build the app: configuration, extensions, blueprints, mail transport and worker."""
+    app = Flask(__name__, template_folder="../templates", instance_path=str(INSTANCE_DIR))
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)
@@ -23,34 +26,19 @@ def create_app(config: dict | type | None = None) -> Flask:
     if not app.logger.handlers or app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
 
-    from . import cli, mail, views
-    from .extensions import babel, configure_sqlite, csrf, db, login, migrate
-    from .extensions import mail as flask_mail
-    from .i18n import register_filters
-
+    sqlalchemy.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
-    flask_mail.init_app(app)
+    migrate.init_app(app, sqlalchemy, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale)
     login.init_app(app)
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+    i18n.init_app(app)
 
-    register_filters(app)
-    views.init_app(app)
+    app.register_blueprint(registration_bp)
+    app.register_blueprint(organiser_bp, url_prefix="/organiser")
+    site.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
-    mail.init_app(app)
+    transport.init_app(app)
+    worker.init_app(app)
     return app
-
-
-def _select_locale() -> str:
-    """Bokmål unless the visitor chose English with ?lang=en (remembered in the session)."""
-    if not has_request_context():  # commands and the delivery loop: mails set their own
-        return "nb"
-    lang = request.args.get("lang")
-    if lang in ("nb", "en"):
-        session["lang"] = lang
-        return lang
-    return session.get("lang") if session.get("lang") in ("nb", "en") else "nb"

@@ -5,11 +5,14 @@ import threading
 from pathlib import Path
 
 import click
+from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import jobs, mail, municipalities, seed
-from .extensions import db
+from . import accounts, municipalities, registrations, seed
+from .db import write_transaction
+from .mail import worker
+from .models import utcnow
 
 seed_cli = AppGroup("seed", help="Load example programmes.")
 municipalities_cli = AppGroup("municipalities", help="The municipality register.")
@@ -34,21 +37,17 @@ def seed_akson(original_dates):
 def load_municipalities(path):
     """Load a newer register: update names and populations, keep references intact."""
     try:
-        added, updated, retired = municipalities.load_register(path)
+        with write_transaction():
+            added, updated, retired = municipalities.load_register(path)
     except municipalities.RegisterError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
     click.echo(f"{added} added, {updated} updated, {retired} no longer listed")
 
 
 @mail_cli.command("send")
 def mail_send():
     """Deliver every message that is due now, then exit."""
-    total = 0
-    while sent := mail.deliver_due():
-        total += sent
-    click.echo(f"{total} sent")
+    click.echo(f"{worker.deliver_all()} sent")
 
 
 @mail_cli.command("worker")
@@ -57,7 +56,7 @@ def mail_worker():
     click.echo("Delivering mail; stop with Ctrl-C.")
     stop = threading.Event()
     try:
-        mail.run_loop(current_app._get_current_object(), stop)
+        worker.run(current_app._get_current_object(), stop)
     except KeyboardInterrupt:
         stop.set()
         sys.exit(0)
@@ -66,10 +65,8 @@ def mail_worker():
 @registrations_cli.command("anonymise")
 def anonymise():
     """Anonymise registrations to events that ended ANONYMISE_AFTER_DAYS ago."""
-    from .models import utcnow
-
     count = 0
-    while batch := jobs.anonymise_old_registrations(utcnow()):
+    while batch := registrations.anonymise_old_registrations(utcnow()):
         count += batch
     click.echo(f"{count} registrations anonymised")
 
@@ -85,8 +82,6 @@ def _read_password(password_stdin: bool) -> str:
 
 
 def _checked_email(email: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -98,16 +93,12 @@ def _checked_email(email: str) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password as one line from stdin.")
 def organiser_create(email, password_stdin):
     """Create an organiser account; the password is asked for twice (or read from stdin)."""
-    from .organiser.auth import AccountError, create_organiser
-
     email = _checked_email(email)
     password = _read_password(password_stdin)
     try:
-        create_organiser(email, password)
-    except AccountError as exc:
-        db.session.rollback()
+        accounts.create_organiser(email, password)
+    except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
     click.echo(f"Organiser {email} created.")
 
 
@@ -116,15 +107,11 @@ def organiser_create(email, password_stdin):
 @click.option("--password-stdin", is_flag=True, help="Read the password as one line from stdin.")
 def organiser_password(email, password_stdin):
     """Set a new password; unlocks the account and ends its sessions everywhere."""
-    from .organiser.auth import AccountError, set_password
-
     password = _read_password(password_stdin)
     try:
-        set_password(email, password)
-    except AccountError as exc:
-        db.session.rollback()
+        accounts.set_password(email, password)
+    except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
     click.echo(f"Password changed for {email.strip().lower()}; its sessions have ended.")
 
 

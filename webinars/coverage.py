@@ -13,13 +13,12 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, case, false, func, or_, select
 
 from .exports import neutralise
 from .extensions import db
 from .models import Event, Municipality, Registration
-
-ACTIVE_STATUSES = ("confirmed", "waitlisted")
+from .registrations import ACTIVE, eligible_condition
 
 
 @dataclass
@@ -76,26 +75,16 @@ def programme_events() -> list[Event]:
     """The whole programme: every published event."""
     return list(
         db.session.scalars(
-            select(Event).where(Event.status == "published").order_by(Event.starts_at)
+            select(Event).where(Event.status == Event.PUBLISHED).order_by(Event.starts_at)
         )
     )
-
-
-def _eligible_for(event: Event) -> ColumnElement[bool]:
-    """The SQL form of Event.eligible for one event."""
-    conditions = []
-    if event.region_list:
-        conditions.append(Municipality.health_region.in_(event.region_list))
-    if event.county_list:
-        conditions.append(Municipality.county_number.in_(event.county_list))
-    return and_(true(), *conditions)
 
 
 def eligible(events: Sequence[Event]) -> ColumnElement[bool]:
     """Municipalities eligible for at least one of the events (their union)."""
     if not events:
         return false()
-    return and_(Municipality.active, or_(*[_eligible_for(event) for event in events]))
+    return or_(*[eligible_condition(event) for event in events])
 
 
 def _reached(events: Sequence[Event]):
@@ -104,7 +93,7 @@ def _reached(events: Sequence[Event]):
         select(Registration.municipality_number.label("number"))
         .where(
             Registration.event_id.in_([event.id for event in events]),
-            Registration.status.in_(ACTIVE_STATUSES),
+            Registration.status.in_(ACTIVE),
         )
         .distinct()
         .subquery("reached")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 from types import SimpleNamespace
@@ -17,11 +18,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import ical, mail, services
-from .extensions import db, end_read, writing
+from . import ical, registrations
+from .db import lock_event, write_transaction
+from .extensions import db
+from .mail import messages
 from .models import Event, Registration
 
 KINDS = ("meeting", "webinar")
@@ -121,39 +124,17 @@ class Outcome:
     promoted: int = 0
 
 
+def all_events() -> list[Event]:
+    """Every event, in any status, by start."""
+    return list(db.session.scalars(select(Event).order_by(Event.starts_at, Event.id)))
+
+
 def slugify(title: str) -> str:
     """A URL slug from a title: 'Webinar 1: Støttemateriellet' -> 'webinar-1-stottemateriellet'."""
     text = title.lower().translate(str.maketrans({"æ": "ae", "ø": "o", "å": "a"}))
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:80].rstrip("-")
     return slug or "arrangement"
-
-
-def active_registrations(event: Event) -> list[Registration]:
-    """Confirmed and waitlisted registrations that still have an address to write to."""
-    return db.session.scalars(
-        select(Registration)
-        .where(
-            Registration.event_id == event.id,
-            Registration.status.in_(("confirmed", "waitlisted")),
-            Registration.anonymised_at.is_(None),
-        )
-        .order_by(Registration.id)
-        # Fresh values even for rows this session loaded before the lock.
-        .execution_options(populate_existing=True)
-    ).all()
-
-
-def count_active(event: Event) -> dict[str, int]:
-    """How many registrations are confirmed and waitlisted."""
-    rows = db.session.execute(
-        select(Registration.status, func.count())
-        .where(Registration.event_id == event.id)
-        .group_by(Registration.status)
-    ).all()
-    counts = {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
-    counts.update({status: n for status, n in rows})
-    return counts
 
 
 def validate(fields: EventFields, event: Event | None = None) -> dict[str, str]:
@@ -204,23 +185,23 @@ def _free_uid(slug: str) -> str:
 
 
 def create_event(fields: EventFields) -> Event:
-    """Create a draft event; its calendar UID is fixed now and survives slug changes (commits)."""
+    """Create a draft event; its calendar UID is fixed now and survives slug changes."""
     errors = validate(fields)
     if errors:
         raise InvalidEvent(errors)
-    event = Event(**fields.model_values(), status="draft", sequence=0)
-    event.ical_uid = _free_uid(fields.slug)
-    db.session.add(event)
-    _commit_or_slug_error(fields.slug)
+    with _slug_error(fields.slug), write_transaction():
+        event = Event(**fields.model_values(), status=Event.DRAFT, sequence=0)
+        event.ical_uid = _free_uid(fields.slug)
+        db.session.add(event)
     return event
 
 
-def _commit_or_slug_error(slug: str) -> None:
+@contextmanager
+def _slug_error(slug: str):
+    """Someone saved an event with this slug since we checked: say so next to the field."""
     try:
-        db.session.commit()
+        yield
     except IntegrityError:
-        # Someone saved an event with this slug since we checked.
-        db.session.rollback()
         raise InvalidEvent({"slug": _slug_taken(slug)}) from None
 
 
@@ -247,44 +228,36 @@ def update_event(event: Event, fields: EventFields) -> Outcome:
     errors = validate(fields, event)
     if errors:
         raise InvalidEvent(errors)
-    end_read()
-    with writing():
+    with _slug_error(fields.slug), write_transaction():
         # Lock the event row: registrations take seats with an UPDATE on it, so the capacity
         # check and the registrants to tell cannot change until this commits.
-        db.session.refresh(event, with_for_update=True)
+        lock_event(event)
         errors = validate(fields, event)
         if errors:
-            db.session.rollback()
             raise InvalidEvent(errors)
         changes = calendar_changes(_snapshot(event), _snapshot(_probe(event, fields)))
         old_capacity = event.capacity
         for key, value in fields.model_values().items():
             setattr(event, key, value)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
-            raise InvalidEvent({"slug": _slug_taken(fields.slug)}) from None
+        db.session.flush()
         outcome = Outcome(changes=changes)
-        counts = count_active(event)
-        notify = bool(changes) and counts["confirmed"] + counts["waitlisted"] > 0
+        counts = registrations.status_counts(event)
+        notify = bool(changes) and sum(counts[s] for s in registrations.ACTIVE) > 0
         if notify:
             event.sequence += 1
         promoted = []
-        if event.status == "published" and _more_seats(old_capacity, event.capacity):
-            promoted = services.promote_waitlisted(event)
+        if event.status == Event.PUBLISHED and _more_seats(old_capacity, event.capacity):
+            promoted = registrations.promote_waitlisted(event)
         outcome.promoted = len(promoted)
         if notify:
             # The promoted got a "you have a seat" mail with the new details instead.
             skip = {r.id for r in promoted}
-            for registration in active_registrations(event):
+            for registration in registrations.active_registrations(event):
                 if registration.id not in skip and _tell_update(registration, changes):
-                    if registration.status == "confirmed":
+                    if registration.status == Registration.CONFIRMED:
                         outcome.updated += 1
                     else:
                         outcome.waitlisted_told += 1
-        _commit_or_slug_error(fields.slug)
-    mail.wake()
     return outcome
 
 
@@ -297,12 +270,12 @@ def _probe(event: Event, fields: EventFields) -> SimpleNamespace:
 
 def _tell_update(registration: Registration, changes: dict[str, tuple]) -> bool:
     """Queue the "what changed" mail, with an updated invite for a confirmed registrant."""
-    confirmed = registration.status == "confirmed"
+    confirmed = registration.status == Registration.CONFIRMED
     # Those waiting have no join link yet: they hear of the rest, if anything else changed.
     told = changes if confirmed else {k: v for k, v in changes.items() if k != "join_url"}
     if not told:
         return False
-    services.queue_invite(registration, None, "event_updated", changes=told)
+    messages.queue_event_updated(registration, told)
     return True
 
 
@@ -311,63 +284,44 @@ def _more_seats(old: int | None, new: int | None) -> bool:
 
 
 def publish_event(event: Event) -> None:
-    """Make a draft public so people can register (commits)."""
-    if event.status == "cancelled":
-        raise CannotPublish()
-    if event.status == "published":
-        return
-    event.status = "published"
-    db.session.commit()
+    """Make a draft public so people can register."""
+    with write_transaction():
+        lock_event(event)
+        if event.status == Event.CANCELLED:
+            raise CannotPublish()
+        event.status = Event.PUBLISHED
 
 
 def unpublish_event(event: Event) -> None:
-    """Take a published event back to draft; refused once people have registered (commits)."""
-    db.session.refresh(event, with_for_update=True)
-    if event.status != "published":
-        db.session.rollback()
-        return
-    counts = count_active(event)
-    if counts["confirmed"] or counts["waitlisted"]:
-        db.session.rollback()
-        raise CannotUnpublish()
-    event.status = "draft"
-    db.session.commit()
+    """Take a published event back to draft; refused once people have registered."""
+    with write_transaction():
+        lock_event(event)
+        if event.status != Event.PUBLISHED:
+            return
+        counts = registrations.status_counts(event)
+        if any(counts[status] for status in registrations.ACTIVE):
+            raise CannotUnpublish()
+        event.status = Event.DRAFT
 
 
 def cancel_event(event: Event, message: str = "", now: datetime | None = None) -> tuple[int, int]:
-    """Cancel the event: CANCEL to every confirmed calendar, a mail to the waiting list (commits).
+    """Cancel the event: CANCEL to every confirmed calendar, a mail to the waiting list.
 
     Returns how many confirmed and waitlisted registrants were told.
     """
     _check_cancellable(event, now)
-    end_read()
-    with writing():
-        db.session.refresh(event, with_for_update=True)
+    with write_transaction():
+        lock_event(event)
         _check_cancellable(event, now)
-        event.status = "cancelled"
+        event.status = Event.CANCELLED
         event.sequence += 1
-        told = {"confirmed": 0, "waitlisted": 0}
-        for registration in active_registrations(event):
-            confirmed = registration.status == "confirmed"
-            mail.queue(
-                "event_cancelled",
-                "event_cancelled",
-                recipient=registration.email,
-                recipient_name=registration.name,
-                event=event,
-                registration=registration,
-                invite="CANCEL" if confirmed else None,
-                sequence=services.next_sequence(registration) if confirmed else None,
-                locale=registration.locale,
-                note=message.strip(),
-            )
+        told = dict.fromkeys(registrations.ACTIVE, 0)
+        for registration in registrations.active_registrations(event):
+            messages.queue_event_cancelled(registration, message.strip())
             told[registration.status] += 1
-        db.session.commit()
-    mail.wake()
-    return told["confirmed"], told["waitlisted"]
+    return told[Registration.CONFIRMED], told[Registration.WAITLISTED]
 
 
 def _check_cancellable(event: Event, now: datetime | None) -> None:
-    if event.status != "published" or event.is_past(now):
-        db.session.rollback()
+    if event.status != Event.PUBLISHED or event.is_past(now):
         raise CannotCancel()

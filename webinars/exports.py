@@ -10,17 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import tempfile
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import IO
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from flask_babel import gettext as _
 
+from .i18n import stamp
 from .models import ROLES
-from .participants import STATUS_LABELS
+from .registrations import STATUS_LABELS
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -41,12 +42,6 @@ def neutralise(value: str) -> str:
     if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
-
-
-def local_stamp(instant: datetime, zone: ZoneInfo) -> str:
-    """'2020-05-04 13:05': an instant as wall-clock time in the event's zone."""
-    # isoformat is a good deal faster than strftime, which counts on 100,000 rows.
-    return instant.astimezone(zone).isoformat(" ", "minutes")[:16]
 
 
 @dataclass(frozen=True)
@@ -116,7 +111,7 @@ def csv_chunks(
                 *place,
                 neutralise(organisation or ""),
                 statuses.get(status) or neutralise(status),
-                local_stamp(created, zone),
+                stamp(created, zone),
             )
         )
         if count % rows_per_chunk == 0:
@@ -156,7 +151,7 @@ def write_xlsx(
     sheet = workbook.add_worksheet((sheet_name or _("Deltakere"))[:31])
     header = workbook.add_format({"bold": True, "bottom": 1})
     text = workbook.add_format({"num_format": "@"})
-    stamp = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    stamp_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     widths = [len(title) + 3 for title in labels.headers]  # room for the filter button
     widths[-1] = max(widths[-1], len("2020-05-04 13:05") + 1)
 
@@ -164,6 +159,22 @@ def write_xlsx(
         sheet.write_string(0, column, title, header)
     sheet.freeze_panes(1, 0)
 
+    try:
+        count = _write_rows(sheet, rows, labels, zone, widths, text, stamp_format)
+    except BaseException:
+        # Constant-memory mode keeps the rows in a temporary file of its own until close():
+        # close the workbook, so a failed export (say, the database went away) leaks no file.
+        workbook.close()
+        raise
+    sheet.autofilter(0, 0, max(count, 1), len(labels.headers) - 1)
+    for column, width in enumerate(widths):
+        sheet.set_column(column, column, min(width + 1, MAX_WIDTH))
+    workbook.close()
+    return count
+
+
+def _write_rows(sheet, rows, labels: Labels, zone: ZoneInfo, widths, text, stamp_format) -> int:
+    """The data rows of write_xlsx; widens `widths` as it goes and returns how many."""
     roles, statuses = labels.roles, labels.statuses
     write = sheet.write_string
     count = 0
@@ -191,10 +202,22 @@ def write_xlsx(
                 write(count, column, value, text if column == 3 else None)
             if len(value) > widths[column]:
                 widths[column] = len(value)
-        sheet.write_datetime(count, 8, created.astimezone(zone).replace(tzinfo=None), stamp)
-
-    sheet.autofilter(0, 0, max(count, 1), len(labels.headers) - 1)
-    for column, width in enumerate(widths):
-        sheet.set_column(column, column, min(width + 1, MAX_WIDTH))
-    workbook.close()
+        sheet.write_datetime(count, 8, created.astimezone(zone).replace(tzinfo=None), stamp_format)
     return count
+
+
+def xlsx_file(rows: Generator, *, labels: Labels, zone: ZoneInfo) -> IO[bytes]:
+    """The workbook in an anonymous temporary file, rewound; the rows are closed after.
+
+    The response closes the file after sending it, and then it is gone from the disk.
+    """
+    target = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 (the response closes it)
+    try:
+        write_xlsx(rows, target, labels=labels, zone=zone)
+        target.seek(0)
+    except BaseException:
+        target.close()
+        raise
+    finally:
+        rows.close()
+    return target

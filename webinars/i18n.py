@@ -1,17 +1,64 @@
-"""Dates and times written out in the reader's language, in the event's own time zone."""
+"""The reader's language: which locale a request gets, and dates, times and numbers written
+out in it (dates in the event's own time zone)."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
-from flask import Flask
+from babel.numbers import format_decimal, format_percent
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 
 from .ical import event_url
 
+#: The languages of pages and e-mails; the first is the default.
+LANGUAGES = ("nb", "en")
+
+
+def select_locale() -> str:
+    """Bokmål unless the visitor chose another language with ?lang= (kept in the session)."""
+    if not has_request_context():  # commands and the delivery loop: mails set their own
+        return LANGUAGES[0]
+    lang = request.args.get("lang")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        return lang
+    return session.get("lang") if session.get("lang") in LANGUAGES else LANGUAGES[0]
+
 
 def _locale() -> str:
     return str(get_locale() or "nb")
+
+
+def _babel_locale() -> str:
+    return "en_GB" if _locale().startswith("en") else "nb_NO"
+
+
+def number(value: int) -> str:
+    """'2 316 821' in Norwegian (a no-break space between groups), '2,316,821' in English."""
+    return format_decimal(value, locale=_babel_locale())
+
+
+def percent(value: float) -> str:
+    """'50,0 %' in Norwegian (no-break space), '50.0%' in English; one decimal, so a small
+    step forward still shows."""
+    locale = _babel_locale()
+    pattern = "#,##0.0%" if locale == "en_GB" else "#,##0.0\u00a0%"
+    return format_percent(value, pattern, locale=locale)
+
+
+def short_datetime(value: datetime | None, zone: str | None = None) -> str:
+    """'05.05.2020 14:03' in the given zone (the service's own when none is given)."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(zone or current_app.config["DEFAULT_TIMEZONE"]))
+    return format_datetime(local, "dd.MM.y HH:mm", locale="nb_NO")
+
+
+def stamp(value: datetime, zone: ZoneInfo) -> str:
+    """'2020-05-04 13:05': an instant as wall-clock time in a zone, as the exports write it."""
+    # isoformat is a good deal faster than strftime, which counts on 100,000 rows.
+    return value.astimezone(zone).isoformat(" ", "minutes")[:16]
 
 
 def long_datetime(value: datetime, zone: str) -> str:
@@ -53,11 +100,15 @@ def event_when(event) -> str:
     return f"{text} ({label})" if label else text
 
 
-def register_filters(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Expose the formatters to templates."""
-    app.jinja_env.filters["long_datetime"] = long_datetime
-    app.jinja_env.filters["long_date"] = long_date
-    app.jinja_env.filters["clock"] = clock
-    app.jinja_env.globals["event_when"] = event_when
-    app.jinja_env.globals["event_url"] = event_url
-    app.jinja_env.globals["get_locale"] = _locale
+    app.jinja_env.filters.update(
+        long_datetime=long_datetime,
+        long_date=long_date,
+        clock=clock,
+        short_datetime=short_datetime,
+        number=number,
+        percent=percent,
+        stamp=stamp,
+    )
+    app.jinja_env.globals.update(event_when=event_when, event_url=event_url, get_locale=_locale)

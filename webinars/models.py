@@ -1,8 +1,11 @@
-"""The entities: municipalities, events, registrations, organisers and the mail outbox."""
+"""The entities: municipalities, events, registrations, organisers and the mail outbox.
+
+The rules about them live in the modules named for them (registrations.py, events.py,
+accounts.py, mail/outbox.py); here are the columns and what follows from a row alone.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -52,11 +55,6 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-def hash_token(token: str) -> str:
-    """What we store of a manage token: a database leak must not reveal working links."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
     """A wall-clock time in `zone` as a UTC instant; a time in the spring gap moves forward.
 
@@ -85,6 +83,10 @@ class Municipality(db.Model):
 
 class Event(db.Model):
     __tablename__ = "events"
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -154,14 +156,6 @@ class Event(db.Model):
             return local_to_utc(day, at, self.zone)
         return self.deadline_at or self.starts_at
 
-    def registration_open(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        if self.status != "published":
-            return False
-        if self.registration_opens_at and now < self.registration_opens_at:
-            return False
-        return now <= self.deadline
-
     def is_past(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.ends_at
 
@@ -172,14 +166,6 @@ class Event(db.Model):
     @property
     def county_list(self) -> list[str]:
         return [c for c in self.eligible_counties.split(",") if c]
-
-    def eligible(self, municipality: Municipality) -> bool:
-        """Whether people from this municipality may register."""
-        if not municipality.active:
-            return False
-        if self.region_list and municipality.health_region not in self.region_list:
-            return False
-        return not (self.county_list and municipality.county_number not in self.county_list)
 
     @property
     def seats_left(self) -> int | None:
@@ -214,6 +200,10 @@ class Registration(db.Model):
         CheckConstraint("email = lower(email)", name="email_lower_case"),
     )
 
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
@@ -245,10 +235,6 @@ class Registration(db.Model):
     event: Mapped[Event] = relationship(back_populates="registrations")
     municipality: Mapped[Municipality] = relationship()
 
-    @property
-    def active(self) -> bool:
-        return self.status != "cancelled"
-
 
 class Organiser(UserMixin, db.Model):
     __tablename__ = "organisers"
@@ -279,7 +265,7 @@ class OutboxMessage(db.Model):
     registration_id: Mapped[int | None] = mapped_column(
         ForeignKey("registrations.id", ondelete="SET NULL"), index=True
     )
-    #: confirmation, cancellation, update, event_cancelled, promoted, reminder, recording …
+    #: One of the kinds registered in mail/outbox.py (confirmation, reminder_day, …).
     kind: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
@@ -295,7 +281,7 @@ class OutboxMessage(db.Model):
     #: REQUEST or CANCEL when the mail carries the registrant's invite, with its SEQUENCE.
     invite_method: Mapped[str | None] = mapped_column(String(10))
     invite_sequence: Mapped[int | None] = mapped_column(Integer)
-    #: queued, sending, sent, retrying or failed.
+    #: One of the states in mail/outbox.py (queued, sending, retrying, sent, failed).
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -73,7 +73,7 @@ def read_register(path: Path | None = None) -> list[dict]:
 
 
 def load_register(path: Path | None = None) -> tuple[int, int, int]:
-    """Insert new, update known and retire vanished municipalities (no commit).
+    """Insert new, update known and retire vanished municipalities (in the caller's write).
 
     Retired ones stay in the table, so registrations that point to them stay intact.
     Returns (added, updated, retired).
@@ -101,3 +101,27 @@ def load_register(path: Path | None = None) -> tuple[int, int, int]:
             gone.active = False
             retired += 1
     return added, updated, retired
+
+
+def region_and_county_choices() -> tuple[list[str], list[tuple[str, str]]]:
+    """The health regions and counties of the active register, for eligibility checkboxes."""
+    found = set(
+        db.session.scalars(select(Municipality.health_region).where(Municipality.active).distinct())
+    )
+    regions = [r for r in HEALTH_REGIONS if r in found] + sorted(found - set(HEALTH_REGIONS))
+    counties = db.session.execute(
+        select(Municipality.county_number, Municipality.county_name)
+        .where(Municipality.active)
+        .distinct()
+        .order_by(Municipality.county_number)
+    ).all()
+    return regions, [(number, name) for number, name in counties]
+
+
+def active_choices() -> list[Municipality]:
+    """Every municipality of the current register, by name (the forms filter by event)."""
+    return list(
+        db.session.scalars(
+            select(Municipality).where(Municipality.active).order_by(Municipality.name)
+        )
+    )

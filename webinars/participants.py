@@ -9,20 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.engine import Engine, Row
 
-from . import services
 from .extensions import db
 from .models import ROLES, Event, Municipality, Registration
-
-#: Registration statuses in the order pages show them, with their labels.
-STATUS_LABELS = {
-    "confirmed": _l("Påmeldt"),
-    "waitlisted": _l("Venteliste"),
-    "cancelled": _l("Avbestilt"),
-}
+from .registrations import STATUS_LABELS
 
 PAGE_SIZE = 100
 
@@ -155,19 +147,6 @@ def stream_rows(
             result.close()
 
 
-def status_counts(event: Event) -> dict[str, int]:
-    """How many registrations the event has in each status (all of them, not filtered)."""
-    counts = dict.fromkeys(STATUS_LABELS, 0)
-    rows = db.session.execute(
-        select(Registration.status, func.count())
-        .where(Registration.event_id == event.id)
-        .group_by(Registration.status)
-    )
-    for status, count in rows:
-        counts[status] = count
-    return counts
-
-
 def page(event: Event, filters: Filters, number: int = 1) -> tuple[list[Row], int]:
     """One page of the filtered list (with registration ids) and how many match in all."""
     dialect = db.engine.dialect.name
@@ -216,45 +195,3 @@ def registration_of(event: Event, registration_id: int) -> Registration | None:
     if registration is None or registration.event_id != event.id:
         return None
     return registration
-
-
-def add_by_hand(
-    event: Event, *, name: str, email: str, role: str, municipality: str, organisation: str = ""
-) -> tuple[Registration, bool]:
-    """An organiser registers someone, also outside the registration window.
-
-    Capacity, the waiting list, eligibility and the duplicate rule apply as on the public
-    form; the person gets the same confirmation mail with their personal link.
-    """
-    return services.register(
-        event,
-        name=name,
-        email=email,
-        role=role,
-        municipality=municipality,
-        organisation=organisation,
-        by_organiser=True,
-    )
-
-
-def cancel_by_organiser(registration: Registration) -> list[Registration]:
-    """Cancel someone's registration; returns whoever got the freed seat from the waiting list.
-
-    The registrant gets a CANCEL for their calendar; the promoted get an invite by e-mail.
-    """
-    event = registration.event
-    waiting = db.session.scalars(
-        select(Registration.id).where(
-            Registration.event_id == event.id, Registration.status == "waitlisted"
-        )
-    ).all()
-    services.cancel(registration, by_organiser=True)
-    if not waiting:
-        return []
-    return list(
-        db.session.scalars(
-            select(Registration)
-            .where(Registration.id.in_(waiting), Registration.status == "confirmed")
-            .order_by(Registration.created_at, Registration.id)
-        )
-    )

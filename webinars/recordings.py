@@ -13,14 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from . import mail
+from .db import lock_event, write_transaction
 from .extensions import db
+from .mail import messages
 from .models import Event, Material, Registration, utcnow
+from .registrations import ACTIVE
 
 #: Registrants who hear about the recording: everyone who did not cancel.
-RECIPIENT_STATUSES = ("confirmed", "waitlisted")
+RECIPIENT_STATUSES = ACTIVE
 
 
 @dataclass
@@ -42,26 +44,9 @@ class RecordingSaved:
     already_notified: bool = False
 
 
-def lock_event(event: Event) -> Event:
-    """Lock the event row and reload it, so work on one event's registrants runs in turn.
-
-    Everything that changes an event's registrants in bulk takes this lock first (event,
-    then registrations), so they cannot deadlock each other. FOR NO KEY UPDATE, not FOR
-    UPDATE: new registrations and outbox rows take a key-share lock on the event for their
-    foreign key, and must not wait for us. SQLite leaves the clause out; there the write
-    transaction (BEGIN IMMEDIATE) already serialises writers.
-    """
-    return db.session.scalars(
-        select(Event)
-        .where(Event.id == event.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).one()
-
-
 def mailable(event: Event, now: datetime) -> bool:
     """Whether the recording mail may go out for this event now."""
-    return bool(event.recording_url) and event.status == "published" and event.is_past(now)
+    return bool(event.recording_url) and event.status == Event.PUBLISHED and event.is_past(now)
 
 
 def save_recording(
@@ -75,12 +60,16 @@ def save_recording(
 ) -> RecordingSaved:
     """Save the recording link and the material, and mail registrants who were not told yet.
 
-    Call inside a write transaction (a POST request, or `writing()`); commits. With
-    `notify_again`, everyone is mailed once more, unless the round the organiser saw
+    With `notify_again`, everyone is mailed once more, unless the round the organiser saw
     (`seen_round`, the event's `recording_published_at` when the page was shown) is no
     longer the latest: then a double submit or a colleague already did it.
     """
     now = now or utcnow()
+    with write_transaction():
+        return _save(event, recording_url, materials, notify_again, seen_round, now)
+
+
+def _save(event, recording_url, materials, notify_again, seen_round, now) -> RecordingSaved:
     event = lock_event(event)
     result = RecordingSaved()
     recording_url = recording_url.strip()
@@ -101,9 +90,6 @@ def save_recording(
         result.mailed = mail_recording(event, now, again=notify_again)
     elif recording_url:
         result.waiting_for_end = True
-    db.session.commit()
-    if result.mailed:
-        mail.wake()
     return result
 
 
@@ -121,7 +107,7 @@ def _forget_mailed(event: Event) -> None:
 
 
 def mail_recording(event: Event, now: datetime, *, again: bool = False) -> int:
-    """Claim the registrants not yet told and queue their mail (no commit); returns how many.
+    """Claim the registrants not yet told and queue their mail; returns how many.
 
     The conditional UPDATE is the claim: on PostgreSQL a second transaction waits for the
     first one's row locks and then finds recording_mailed_at set, so it claims nothing.
@@ -143,29 +129,15 @@ def mail_recording(event: Event, now: datetime, *, again: bool = False) -> int:
             select(Registration).where(Registration.id.in_(chunk)).order_by(Registration.id)
         )
         for registration in registrations:
-            queue_recording_mail(registration, again=again)
+            messages.queue_recording(registration, again=again)
     return len(claimed)
-
-
-def queue_recording_mail(registration: Registration, *, again: bool = False):
-    """Queue one "the recording is available" mail: recording, material, page; no join link."""
-    return mail.queue(
-        "recording",
-        "recording",
-        recipient=registration.email,
-        recipient_name=registration.name,
-        event=registration.event,
-        registration=registration,
-        locale=registration.locale,
-        again=again,
-    )
 
 
 def mail_due_recordings(now: datetime) -> int:
     """The post-event job: mail registrants of ended events with a recording who were not told.
 
     Covers a recording saved before the event ended and registrants an organiser added
-    afterwards. Commits after each event; returns how many mails were queued.
+    afterwards. One transaction per event; returns how many mails were queued.
     """
     event_ids = db.session.scalars(
         select(Event.id)
@@ -186,10 +158,18 @@ def mail_due_recordings(now: datetime) -> int:
     ).all()
     queued = 0
     for event_id in event_ids:
-        event = lock_event(db.session.get(Event, event_id))
-        if mailable(event, now):  # checked again under the lock: it may have changed
-            queued += mail_recording(event, now)
-        db.session.commit()
-    if queued:
-        mail.wake()
+        with write_transaction():
+            event = lock_event(db.session.get(Event, event_id))
+            if mailable(event, now):  # checked again under the lock: it may have changed
+                queued += mail_recording(event, now)
     return queued
+
+
+def mail_counts(event: Event) -> tuple[int, int]:
+    """Registrants who get the recording mail, and how many of them got it already."""
+    total, mailed = db.session.execute(
+        select(func.count(Registration.id), func.count(Registration.recording_mailed_at)).where(
+            Registration.event_id == event.id, Registration.status.in_(RECIPIENT_STATUSES)
+        )
+    ).one()
+    return total, mailed

@@ -18,23 +18,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from . import mail
+from .db import lock_event, write_transaction
 from .extensions import db
+from .mail import messages
 from .models import Event, Registration
-from .recordings import lock_event, mail_due_recordings
 
 
 @dataclass(frozen=True)
 class Reminder:
     """One kind of reminder: how long before the start, and the column that records it."""
 
-    kind: str
     before: timedelta
     column: str
 
 
-DAY = Reminder("reminder_day", timedelta(hours=24), "reminded_day_for")
-HOUR = Reminder("reminder_hour", timedelta(hours=1), "reminded_hour_for")
+DAY = Reminder(timedelta(hours=24), "reminded_day_for")
+HOUR = Reminder(timedelta(hours=1), "reminded_hour_for")
 #: Latest window first: a reminder whose window has been overtaken by a later one is skipped.
 REMINDERS = (HOUR, DAY)
 
@@ -54,11 +53,11 @@ def due_reminder(event: Event, now: datetime) -> Reminder | None:
 
 
 def send_reminders(now: datetime) -> int:
-    """Queue the reminders that are due now; commits after each event, returns how many."""
+    """Queue the reminders that are due now, one transaction per event; returns how many."""
     event_ids = db.session.scalars(
         select(Event.id)
         .where(
-            Event.status == "published",
+            Event.status == Event.PUBLISHED,
             Event.starts_at > now,
             Event.starts_at <= now + DAY.before,
         )
@@ -66,26 +65,24 @@ def send_reminders(now: datetime) -> int:
     ).all()
     queued = 0
     for event_id in event_ids:
-        # Under the lock an organiser's edit is either done (we see the new start) or waits.
-        event = lock_event(db.session.get(Event, event_id))
-        reminder = due_reminder(event, now) if event.status == "published" else None
-        if reminder is not None:
-            queued += _remind(event, reminder)
-        db.session.commit()
-    if queued:
-        mail.wake()
+        with write_transaction():
+            # Under the lock an organiser's edit is either done (we see the new start) or waits.
+            event = lock_event(db.session.get(Event, event_id))
+            reminder = due_reminder(event, now) if event.status == Event.PUBLISHED else None
+            if reminder is not None:
+                queued += _remind(event, reminder)
     return queued
 
 
 def _remind(event: Event, reminder: Reminder) -> int:
-    """Claim the registrants not yet reminded for this start and queue their mail (no commit)."""
+    """Claim the registrants not yet reminded for this start and queue their mail."""
     column = getattr(Registration, reminder.column)
     window_opened = event.starts_at - reminder.before
     claimed = db.session.scalars(
         update(Registration)
         .where(
             Registration.event_id == event.id,
-            Registration.status == "confirmed",
+            Registration.status == Registration.CONFIRMED,
             Registration.anonymised_at.is_(None),
             # Whoever registered inside the window just got the join link in the confirmation.
             Registration.created_at < window_opened,
@@ -101,19 +98,5 @@ def _remind(event: Event, reminder: Reminder) -> int:
             .order_by(Registration.id)
         )
         for registration in registrations:
-            mail.queue(
-                reminder.kind,
-                "reminder",
-                recipient=registration.email,
-                recipient_name=registration.name,
-                event=event,
-                registration=registration,
-                locale=registration.locale,
-                hour=reminder is HOUR,
-            )
+            messages.queue_reminder(registration, hour=reminder is HOUR)
     return len(claimed)
-
-
-def send_recording_mails(now: datetime) -> int:
-    """The post-event job: the recording mail to everyone not yet told (see recordings.py)."""
-    return mail_due_recordings(now)

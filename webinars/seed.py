@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from .db import write_transaction
 from .extensions import db
 from .ical import calendar_uid
 from .models import Event, Material, Municipality, local_to_utc, utcnow
@@ -98,6 +99,11 @@ def programme(meeting_day: date) -> list[Planned]:
 
 def seed_akson(original_dates: bool = False) -> list[str]:
     """Create what is missing of the programme; returns the slugs created (none the 2nd time)."""
+    with write_transaction():
+        return _seed(original_dates)
+
+
+def _seed(original_dates: bool) -> list[str]:
     if not db.session.scalar(select(func.count()).select_from(Municipality)):
         load_register()
     if original_dates:
@@ -118,7 +124,7 @@ def seed_akson(original_dates: bool = False) -> list[str]:
             starts_at=local_to_utc(plan.day, plan.start, OSLO),
             ends_at=local_to_utc(plan.day, plan.end, OSLO),
             timezone="Europe/Oslo",
-            status="published",
+            status=Event.PUBLISHED,
             eligible_regions=OUTSIDE_MIDT_NORGE,
             join_url=f"https://meet.example.org/{plan.slug}",
             ical_uid=calendar_uid(plan.slug),
@@ -136,5 +142,4 @@ def seed_akson(original_dates: bool = False) -> list[str]:
         ]
         db.session.add(event)
         created.append(plan.slug)
-    db.session.commit()
     return created

@@ -1,8 +1,9 @@
-"""Organiser forms: login, the event form (local times in the event's zone), confirmations."""
+"""Organiser forms: login, the event form (local times in the event's zone), the recording
+and its material, confirmations."""
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -13,6 +14,10 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -36,7 +41,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..events import EventFields, slugify
 from ..models import Event, local_to_utc
-from ..registration.forms import single_line, strip
+from ..recordings import MaterialLink
+from ..validators import http_url, lower, single_line, strip
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 #: Slugs that would collide with fixed organiser URLs.
@@ -104,7 +110,7 @@ class EventForm(FlaskForm):
     )
     slug = StringField(
         _l("Adresse (slug)"),
-        filters=[strip, lambda v: v.lower() if isinstance(v, str) else v],
+        filters=[strip, lower],
         validators=[
             Optional(),
             Length(max=80, message=_l("Høyst %(max)d tegn.")),
@@ -371,3 +377,101 @@ class EventForm(FlaskForm):
             organiser_name=" ".join((self.organiser_name.data or "").split()),
             organiser_email=(self.organiser_email.data or "").lower(),
         )
+
+
+class MaterialForm(Form):
+    """One material link; a row with neither title nor link is ignored."""
+
+    title = StringField(
+        _l("Tittel"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("Tittelen kan være høyst %(max)d tegn.")),
+        ],
+    )
+    url = StringField(
+        _l("Lenke"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=500, message=_l("Lenken kan være høyst %(max)d tegn.")),
+            http_url,
+        ],
+    )
+    # A text field checked by hand: IntegerField's own parse error is only in English.
+    position = StringField(
+        _l("Rekkefølge"),
+        filters=[strip],
+        validators=[Optional(), Regexp(r"^\d{1,3}$", message=_l("Skriv et helt tall."))],
+    )
+    remove = BooleanField(_l("Fjern"))
+
+    @property
+    def blank(self) -> bool:
+        return not self.title.data and not self.url.data
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.remove.data or self.blank:
+            return ok
+        if not self.title.data:
+            self.title.errors = [*self.title.errors, _l("Skriv en tittel.")]
+            ok = False
+        if not self.url.data:
+            self.url.errors = [*self.url.errors, _l("Skriv lenken.")]
+            ok = False
+        return ok
+
+
+class RecordingForm(FlaskForm):
+    """The recording link, the material list and whether to mail everyone again."""
+
+    #: Empty rows offered for new material each time the page is shown.
+    BLANK_ROWS = 3
+
+    recording_url = StringField(
+        _l("Lenke til opptaket"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=500, message=_l("Lenken kan være høyst %(max)d tegn.")),
+            http_url,
+        ],
+    )
+    materials = FieldList(FormField(MaterialForm))
+    notify_again = BooleanField(_l("Send e-post om opptaket til alle påmeldte på nytt"))
+    #: When registrants were last told, as the page showed it (guards against double submits).
+    round = HiddenField()
+
+    @classmethod
+    def for_event(cls, event: Event) -> RecordingForm:
+        """The saved values, numbered in order, and a few empty rows for new material."""
+        form = cls(
+            recording_url=event.recording_url,
+            round=event.recording_published_at.isoformat() if event.recording_published_at else "",
+        )
+        for index, item in enumerate(event.materials, start=1):
+            form.materials.append_entry({"title": item.title, "url": item.url, "position": index})
+        for _blank in range(cls.BLANK_ROWS):
+            form.materials.append_entry({"position": None})
+        return form
+
+    def validate_notify_again(self, field):
+        if field.data and not self.recording_url.data:
+            raise ValidationError(_l("Legg inn lenken til opptaket før du varsler."))
+
+    def links(self) -> list[MaterialLink]:
+        """The kept material rows in the order the organiser gave (ties keep page order)."""
+        rows = [
+            (int(row.position.data) if row.position.data else 1000, index, row)
+            for index, row in enumerate(self.materials)
+            if not row.remove.data and not row.blank
+        ]
+        return [MaterialLink(row.title.data, row.url.data) for *_, row in sorted(rows)]
+
+    def seen_round(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.round.data) if self.round.data else None
+        except ValueError:
+            return None

@@ -1,33 +1,13 @@
 """Organiser views: outgoing mail, per event and for all, and retrying failed messages."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_datetime
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
 
-from .. import outbox as service
-from ..extensions import db
+from ..mail import outbox as service
 from ..models import Event
-from . import bp
-
-
-def _event(slug: str) -> Event:
-    event = db.session.scalar(select(Event).where(Event.slug == slug))
-    if event is None:
-        abort(404)
-    return event
-
-
-def _local(value: datetime | None) -> str:
-    """'05.05.2020 14:03' in the service's zone (Europe/Oslo)."""
-    if value is None:
-        return ""
-    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
-    return format_datetime(value.astimezone(zone), "dd.MM.y HH:mm", locale="nb_NO")
+from . import bp, event_or_404
+from .auth import safe_next
 
 
 def _page(event: Event | None):
@@ -46,8 +26,7 @@ def _page(event: Event | None):
         pages=max((total + service.PAGE_SIZE - 1) // service.PAGE_SIZE, 1),
         counts=service.counts(event),
         statuses=service.STATUS_LABELS,
-        kinds=service.KIND_LABELS,
-        local=_local,
+        kind_label=service.label,
         zone=current_app.config["DEFAULT_TIMEZONE"],
     )
 
@@ -61,15 +40,12 @@ def outbox():
 @bp.get("/events/<slug>/mail", endpoint="outbox_event")
 def outbox_event(slug):
     """The outgoing messages of one event."""
-    return _page(_event(slug))
+    return _page(event_or_404(slug))
 
 
 def _back():
     """Back to the list the form was posted from (only our own pages)."""
-    target = request.form.get("next", "")
-    if target.startswith("/organiser/") and not target.startswith("//") and "\\" not in target:
-        return redirect(target, code=303)
-    return redirect(url_for(".outbox"), code=303)
+    return redirect(safe_next(request.form.get("next"), url_for(".outbox")), code=303)
 
 
 @bp.post("/mail/<int:message_id>/retry", endpoint="outbox_retry")
@@ -86,7 +62,7 @@ def outbox_retry(message_id):
 def outbox_retry_failed():
     """Send every failed message again (of one event when the form names it)."""
     slug = request.form.get("event")
-    count = service.retry_failed(_event(slug) if slug else None)
+    count = service.retry_failed(event_or_404(slug) if slug else None)
     flash(
         ngettext(
             "%(num)d melding er lagt i køen igjen.",

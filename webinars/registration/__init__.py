@@ -2,6 +2,10 @@
 
 from flask import Blueprint
 
+from ..registrations import is_open
+
 bp = Blueprint("registration", __name__)
+# Pages ask the one rule whether an event takes registrations now.
+bp.add_app_template_global(is_open, "registration_open")
 
 from . import views  # noqa: E402,F401

@@ -6,17 +6,8 @@ from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from ..models import ROLES, Event, Municipality
-
-
-def single_line(form, field):
-    """No line breaks or other control characters (they could end up in mail headers)."""
-    if field.data and any(ord(ch) < 32 and ch not in "\t" for ch in field.data):
-        raise ValidationError(_l("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
-
-
-def strip(value):
-    """Filter: surrounding white space off."""
-    return value.strip() if isinstance(value, str) else value
+from ..registrations import eligible
+from ..validators import single_line, strip
 
 
 class RegistrationForm(FlaskForm):
@@ -70,8 +61,11 @@ class RegistrationForm(FlaskForm):
         self.role.choices = [("", _l("Velg rolle"))] + [
             (key, _l(label)) for key, label in ROLES.items()
         ]
+        # Kept while the form lives: for a POST it is the one ORM object the service checks
+        # again, which the session's (weak) identity map then still holds.
+        self.offered = municipalities
         self.municipality.choices = [("", _l("Velg kommune"))] + [
-            (m.number, f"{m.name} ({m.county_name})") for m in municipalities if event.eligible(m)
+            (m.number, f"{m.name} ({m.county_name})") for m in municipalities if eligible(event, m)
         ]
 
     def validate_role(self, field):

@@ -12,19 +12,24 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from .. import ical, services
-from ..extensions import db, reading
-from ..models import Event, Municipality, utcnow
+from .. import ical, registrations
+from ..extensions import db
+from ..models import Event, Municipality, Registration, utcnow
 from . import bp
 from .forms import RegistrationForm
 
-PUBLIC_STATUSES = ("published", "cancelled")
+#: Events the public sees: a draft is the organisers' own until it is published.
+PUBLIC_STATUSES = (Event.PUBLISHED, Event.CANCELLED)
+
+
+#: Built once: every public page looks its event up by slug.
+_BY_SLUG = select(Event).where(Event.slug == bindparam("slug"))
 
 
 def _public_event(slug: str) -> Event:
-    event = db.session.scalar(select(Event).where(Event.slug == slug))
+    event = db.session.scalar(_BY_SLUG, {"slug": slug})
     if event is None or event.status not in PUBLIC_STATUSES:
         abort(404)
     return event
@@ -93,26 +98,23 @@ def index():
 def event(slug):
     """The event, its material and recording, and the form while registration is open."""
     event = _public_event(slug)
-    form = _form(event) if event.registration_open() else None
+    form = _form(event) if registrations.is_open(event) else None
     return render_template("registration/event.html", event=event, form=form, now=utcnow())
 
 
 @bp.post("/events/<slug>/register")
 def register(slug):
     """Register; the deadline and capacity are checked again here, not only on the form."""
-    # Everything up to services.register only reads: on SQLite it must not hold the write
-    # lock, which services.register takes for its writes alone.
-    with reading():
-        event = _public_event(slug)
-        try:
-            services.check_open(event)
-        except services.RegistrationError as exc:
-            return _closed(event, exc)
-        form = _form(event, only=request.form.get("municipality", ""))
-        if not form.validate():
-            return _form_again(event, form)
+    event = _public_event(slug)
     try:
-        services.register(
+        registrations.check_open(event)
+    except registrations.RegistrationError as exc:
+        return _closed(event, exc)
+    form = _form(event, only=request.form.get("municipality", ""))
+    if not form.validate():
+        return _form_again(event, form)
+    try:
+        registrations.register(
             event,
             name=form.name.data,
             email=form.email.data,
@@ -121,21 +123,18 @@ def register(slug):
             organisation=form.organisation.data or "",
             locale=str(get_locale() or "nb"),
         )
-    except services.NotEligible as exc:
+    except registrations.NotEligible as exc:
         form.municipality.errors = [exc.message]
         return _form_again(event, form)
-    except services.RegistrationError as exc:
-        db.session.rollback()
+    except registrations.RegistrationError as exc:
         return _closed(event, exc)
     # Whether the address was new or not, the answer is the same: the form never reveals
     # who is registered. The links travel only by e-mail.
-    # `slug`, not event.slug: the commit expired the event, and reloading it would start
-    # another transaction (on SQLite a write-locked one, as this is a POST).
     session["registered"] = {"slug": slug, "email": form.email.data.strip().lower()}
     return redirect(url_for(".registered", slug=slug), code=303)
 
 
-def _closed(event: Event, exc: services.RegistrationError, registering: bool = True):
+def _closed(event: Event, exc: registrations.RegistrationError, registering: bool = True):
     return (
         render_template(
             "registration/closed.html", event=event, reason=exc.message, registering=registering
@@ -172,7 +171,7 @@ def feed():
 
 
 def _registration(token: str):
-    registration = services.find_by_token(token)
+    registration = registrations.find_by_token(token)
     if registration is None or registration.anonymised_at is not None:
         abort(404)
     return registration
@@ -200,7 +199,7 @@ def manage(token):
 def invite(token):
     """The registrant's own calendar file, with the join link."""
     registration = _registration(token)
-    if registration.status != "confirmed":
+    if registration.status != Registration.CONFIRMED:
         abort(410)
     data = ical.personal_download(registration)
     return _private(_calendar_response(data, "invitasjon.ics"))
@@ -210,7 +209,7 @@ def invite(token):
 def confirm_cancel(token):
     """Asks before cancelling."""
     registration = _registration(token)
-    if registration.status == "cancelled":
+    if registration.status == Registration.CANCELLED:
         return redirect(url_for(".manage", token=token))
     return _private(
         current_app.make_response(
@@ -229,9 +228,8 @@ def cancel(token):
     """Cancels the registration and sends the calendar a CANCEL."""
     registration = _registration(token)
     try:
-        services.cancel(registration)
-    except services.RegistrationError as exc:
-        db.session.rollback()
+        registrations.cancel(registration)
+    except registrations.RegistrationError as exc:
         return _closed(registration.event, exc, registering=False)
     session["cancelled"] = True
     return redirect(url_for(".manage", token=token), code=303)

@@ -1,0 +1,332 @@
+"""The outbox: messages stored with the change that causes them, and their delivery states.
+
+A message is queued in the caller's write transaction: its kind, template, recipient, the
+registration and event it is about, a JSON context and, for invites, the calendar METHOD and
+SEQUENCE reserved for the registrant. The deliverer (mail/worker.py) claims due messages
+with conditional UPDATEs, so any number of deliverers can run without sending one twice,
+and settles each one as sent, retrying or failed. When a transaction that queued mail
+commits, this process's deliverer is woken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import TypeVar
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, Update, and_, event, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..db import write_transaction
+from ..extensions import db
+from ..models import Event, OutboxMessage, Registration, utcnow
+
+# --- states ---------------------------------------------------------------------------------
+
+QUEUED = "queued"
+SENDING = "sending"
+RETRYING = "retrying"
+SENT = "sent"
+FAILED = "failed"
+
+#: The delivery states, in the order a message goes through them.
+STATUS_LABELS = {
+    QUEUED: _l("I kø"),
+    SENDING: _l("Sendes nå"),
+    RETRYING: _l("Prøver igjen"),
+    SENT: _l("Sendt"),
+    FAILED: _l("Feilet"),
+}
+
+#: How long a deliverer holds its claim; a crashed deliverer's messages are due again after it.
+CLAIM_LEASE = timedelta(minutes=10)
+RETRY_BASE = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=2)
+PAGE_SIZE = 100
+
+
+# --- kinds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of message: its stored name, its template triplet and what organisers call it."""
+
+    name: str
+    template: str
+    label: object  # a lazy string: translated where it is shown
+
+
+#: Every kind that can be queued, by name.
+KINDS: dict[str, Kind] = {}
+
+
+def _kind(name: str, label, template: str | None = None) -> Kind:
+    kind = Kind(name, template or name, label)
+    KINDS[name] = kind
+    return kind
+
+
+CONFIRMATION = _kind("confirmation", _l("Bekreftelse"))
+PROMOTED = _kind("promoted", _l("Plass fra ventelisten"))
+CANCELLATION = _kind("cancellation", _l("Avbestilling"))
+EVENT_UPDATED = _kind("event_updated", _l("Endring"))
+EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"))
+REMINDER_DAY = _kind("reminder_day", _l("Påminnelse dagen før"), "reminder")
+REMINDER_HOUR = _kind("reminder_hour", _l("Påminnelse en time før"), "reminder")
+RECORDING = _kind("recording", _l("Opptak tilgjengelig"))
+
+
+def label(name: str):
+    """What organisers call a stored kind (the name itself for one no longer registered)."""
+    kind = KINDS.get(name)
+    return kind.label if kind else name
+
+
+# --- queueing -------------------------------------------------------------------------------
+
+
+def queue(
+    kind: Kind,
+    *,
+    subject: str,
+    recipient: str,
+    recipient_name: str,
+    message_id: str,
+    event: Event | None = None,
+    registration: Registration | None = None,
+    invite: str | None = None,
+    sequence: int | None = None,
+    token: str | None = None,
+    locale: str = "nb",
+    context: dict | None = None,
+) -> OutboxMessage:
+    """Add a message in the caller's write transaction; it is rendered when delivered.
+
+    `invite` (REQUEST or CANCEL) attaches the registrant's calendar invite with `sequence`;
+    `token` makes the personal manage link; `context` must be JSON-able (datetimes and
+    dataclasses are fine).
+    """
+    if KINDS.get(getattr(kind, "name", None)) is not kind:
+        raise ValueError(f"{kind!r} is not a registered kind of message")
+    row = OutboxMessage(
+        kind=kind.name,
+        template=kind.template,
+        recipient=recipient,
+        recipient_name=recipient_name,
+        subject=subject,
+        message_id=message_id,
+        event=event,
+        registration=registration,
+        invite_method=invite,
+        invite_sequence=sequence,
+        token=token,
+        locale=locale,
+        context=json.dumps(context or {}, default=_encode),
+    )
+    db.session.add(row)
+    db.session.info["outbox_queued"] = True
+    return row
+
+
+def context_of(row: OutboxMessage) -> dict:
+    """The JSON context a row was queued with, datetimes and objects restored."""
+    return json.loads(row.context or "{}", object_hook=_decode)
+
+
+def _encode(value):
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if dataclasses.is_dataclass(value):
+        return {"$object": {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}}
+    raise TypeError(f"{type(value).__name__} cannot be stored in a mail's context")
+
+
+def _decode(obj: dict):
+    if "$datetime" in obj:
+        return datetime.fromisoformat(obj["$datetime"])
+    if "$object" in obj:
+        return SimpleNamespace(**obj["$object"])
+    return obj
+
+
+# --- waking this process's deliverer --------------------------------------------------------
+
+_queued = threading.Event()
+
+
+@event.listens_for(db.session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop("outbox_queued", False):
+        _queued.set()
+
+
+@event.listens_for(db.session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, _previous) -> None:
+    session.info.pop("outbox_queued", None)
+
+
+def wake() -> None:
+    """Ask this process's deliverer to look at the outbox now."""
+    _queued.set()
+
+
+def wait_for_mail(timeout: float) -> None:
+    """Block until mail is queued in this process (or `timeout` seconds pass)."""
+    _queued.wait(timeout)
+    _queued.clear()
+
+
+# --- claiming and settling ------------------------------------------------------------------
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboxMessage.status.in_((QUEUED, RETRYING)), OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until < now),
+    )
+
+
+def claim(limit: int, worker: str) -> list[int]:
+    """Take up to `limit` due messages for this worker; each is claimed by one worker only."""
+    now = utcnow()
+    with write_transaction():
+        ids = db.session.scalars(
+            select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+        ).all()
+        claimed = []
+        for message_id in ids:
+            result = db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, _due(now))
+                .values(status=SENDING, claimed_by=worker, claimed_until=now + CLAIM_LEASE)
+            )
+            if result.rowcount == 1:
+                claimed.append(message_id)
+    return claimed
+
+
+def claimed(ids: Sequence[int], worker: str) -> list[OutboxMessage]:
+    """The rows of `ids` this worker still holds, in order."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait before the next try after `attempts` temporary failures."""
+    return min(RETRY_BASE * (2 ** (attempts - 1)), RETRY_MAX)
+
+
+def settle(message_id: int, worker: str, **values) -> None:
+    """Record what delivery did with a message this worker claimed (its own transaction)."""
+    with write_transaction():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+
+
+def sent_values(attempts: int, now: datetime) -> dict:
+    """A delivered message: the manage token is a working link, so only its hash is kept."""
+    return {"status": SENT, "attempts": attempts, "sent_at": now, "token": None, "last_error": None}
+
+
+def failed_values(attempts: int, error: str) -> dict:
+    """A message that will not be sent (until an organiser retries it)."""
+    return {"status": FAILED, "attempts": attempts, "last_error": error[:2000]}
+
+
+def retry_values(attempts: int, error: str, now: datetime) -> dict:
+    """A temporary failure: try again after the backoff."""
+    return {
+        "status": RETRYING,
+        "attempts": attempts,
+        "last_error": error[:2000],
+        "next_attempt_at": now + backoff(attempts),
+    }
+
+
+def forget_recipients(registration_ids: Sequence[int]) -> None:
+    """Anonymise the mail of these registrations: no address, no name, no link, none unsent."""
+    rows = update(OutboxMessage).where(OutboxMessage.registration_id.in_(registration_ids))
+    db.session.execute(rows.values(recipient="anonymisert@invalid", recipient_name="", token=None))
+    db.session.execute(
+        rows.where(OutboxMessage.status != SENT).values(
+            status=FAILED, last_error="anonymised before it could be sent"
+        )
+    )
+
+
+# --- what organisers see and do -------------------------------------------------------------
+
+S = TypeVar("S", Select, Update)
+
+
+def _scoped(statement: S, event: Event | None) -> S:
+    """Limit a SELECT or UPDATE to one event's messages, or leave it for all."""
+    return statement if event is None else statement.where(OutboxMessage.event_id == event.id)
+
+
+def messages(event: Event | None, status: str | None, page: int) -> tuple[list[OutboxMessage], int]:
+    """One page of messages, newest first, and how many match in all."""
+    query = _scoped(select(OutboxMessage), event)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    total = db.session.scalar(query.with_only_columns(func.count(OutboxMessage.id)).order_by(None))
+    rows = db.session.scalars(
+        query.order_by(OutboxMessage.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return list(rows), total or 0
+
+
+def counts(event: Event | None) -> dict[str, int]:
+    """How many messages are in each state (every state present, zero when none)."""
+    query = _scoped(
+        select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status),
+        event,
+    )
+    found = {status: count for status, count in db.session.execute(query)}
+    return {status: found.get(status, 0) for status in STATUS_LABELS}
+
+
+def retry(message_id: int, event: Event | None = None, now: datetime | None = None) -> bool:
+    """Put one failed message back in the queue, due now. False if it was not failed.
+
+    The last error stays until a delivery succeeds, so the page still says what went wrong.
+    The attempt count stays too: if the server refuses again for good, it fails again.
+    """
+    statement = _scoped(update(OutboxMessage), event).where(OutboxMessage.id == message_id)
+    return _requeue(statement, now) == 1
+
+
+def retry_failed(event: Event | None = None, now: datetime | None = None) -> int:
+    """Put every failed message (of one event, or all) back in the queue."""
+    return _requeue(_scoped(update(OutboxMessage), event), now)
+
+
+def _requeue(statement, now: datetime | None) -> int:
+    # Conditional on the state, so a double click or two organisers requeue a message once.
+    # Messages are rendered at delivery, so a failed one can always go again.
+    with write_transaction():
+        result = db.session.execute(
+            statement.where(OutboxMessage.status == FAILED)
+            .values(
+                status=QUEUED, next_attempt_at=now or utcnow(), claimed_by=None, claimed_until=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:
+            db.session.info["outbox_queued"] = True
+    return result.rowcount

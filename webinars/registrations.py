@@ -1,0 +1,431 @@
+"""Registrations: who may register and when, register, cancel, the waiting list, anonymising.
+
+This module owns the rules: when an event is open for registration (`check_open`), which
+municipalities may register (`eligible`, as a Python check and as an SQL condition), which
+statuses are active, and how registrations are counted. Services never touch the request;
+they raise RegistrationError subclasses that views turn into messages. Each write is one
+unit of work with the mail it causes (the outbox).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from .db import in_write_transaction, lock_event, write_transaction
+from .extensions import db
+from .mail import messages, outbox
+from .models import Event, Municipality, Registration, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Statuses of someone who still counts as coming: with a seat, or waiting for one.
+ACTIVE = (Registration.CONFIRMED, Registration.WAITLISTED)
+
+#: Every status, in the order pages show them, with their labels.
+STATUS_LABELS = {
+    Registration.CONFIRMED: _l("Påmeldt"),
+    Registration.WAITLISTED: _l("Venteliste"),
+    Registration.CANCELLED: _l("Avbestilt"),
+}
+
+
+class RegistrationError(Exception):
+    """A registration that cannot be made or changed; `message` is for the user."""
+
+    status = 400
+
+    def __init__(self, message=None):
+        super().__init__(str(message or self.message))
+        self.message = message or self.message
+
+
+class EventNotFound(RegistrationError):
+    status = 404
+    message = _l("Fant ikke arrangementet.")
+
+
+class EventCancelled(RegistrationError):
+    status = 410
+    message = _l("Arrangementet er avlyst, og det er ikke lenger mulig å melde seg på.")
+
+
+class NotOpenYet(RegistrationError):
+    status = 403
+    message = _l("Påmeldingen har ikke åpnet ennå.")
+
+
+class DeadlinePassed(RegistrationError):
+    status = 403
+    message = _l("Påmeldingsfristen har gått ut.")
+
+
+class EventFull(RegistrationError):
+    status = 409
+    message = _l("Arrangementet er fullt, og det er ingen venteliste.")
+
+
+class EventOver(RegistrationError):
+    status = 409
+    message = _l("Arrangementet er over, så påmeldingen kan ikke avbestilles.")
+
+
+class NotEligible(RegistrationError):
+    status = 422
+    message = _l("Dette arrangementet er ikke for kommuner i denne regionen.")
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+def check_open(event: Event, now: datetime | None = None, *, window: bool = True) -> None:
+    """Raise unless the event takes registrations right now (checked again on every POST).
+
+    With window=False only the event's status counts: organisers may add someone before
+    registration opens or after the deadline.
+    """
+    now = now or utcnow()
+    if event.status == Event.CANCELLED:
+        raise EventCancelled()
+    if event.status != Event.PUBLISHED:
+        raise EventNotFound()
+    if not window:
+        return
+    if event.registration_opens_at and now < event.registration_opens_at:
+        raise NotOpenYet()
+    if now > event.deadline:
+        raise DeadlinePassed()
+
+
+def is_open(event: Event, now: datetime | None = None) -> bool:
+    """Whether the public form takes registrations for the event right now."""
+    try:
+        check_open(event, now)
+    except RegistrationError:
+        return False
+    return True
+
+
+def _eligibility(event: Event) -> list[tuple[str, list[str]]]:
+    """The event's rule: for each municipality column, the values allowed (empty: any)."""
+    return [("health_region", event.region_list), ("county_number", event.county_list)]
+
+
+def eligible(event: Event, municipality: Municipality) -> bool:
+    """Whether people from this municipality may register for the event."""
+    return bool(municipality.active) and all(
+        not allowed or getattr(municipality, column) in allowed
+        for column, allowed in _eligibility(event)
+    )
+
+
+def eligible_condition(event: Event) -> ColumnElement[bool]:
+    """The same rule as an SQL condition on Municipality."""
+    return and_(
+        Municipality.active,
+        *[
+            getattr(Municipality, column).in_(allowed)
+            for column, allowed in _eligibility(event)
+            if allowed
+        ],
+    )
+
+
+def eligible_count(event: Event) -> int:
+    """How many municipalities may register for the event."""
+    return db.session.scalar(
+        select(func.count(Municipality.number)).where(eligible_condition(event))
+    )
+
+
+def status_counts(event: Event) -> dict[str, int]:
+    """How many of the event's registrations are in each status (every status present)."""
+    return status_counts_by_event([event.id]).get(event.id, dict.fromkeys(STATUS_LABELS, 0))
+
+
+def status_counts_by_event(event_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
+    """The same for several events (all when None), by event id."""
+    query = select(Registration.event_id, Registration.status, func.count()).group_by(
+        Registration.event_id, Registration.status
+    )
+    if event_ids is not None:
+        query = query.where(Registration.event_id.in_(event_ids))
+    counts: dict[int, dict[str, int]] = {}
+    for event_id, status, n in db.session.execute(query):
+        counts.setdefault(event_id, dict.fromkeys(STATUS_LABELS, 0))[status] = n
+    return counts
+
+
+def active_registrations(event: Event) -> list[Registration]:
+    """Confirmed and waitlisted registrations that still have an address to write to."""
+    return list(
+        db.session.scalars(
+            select(Registration)
+            .where(
+                Registration.event_id == event.id,
+                Registration.status.in_(ACTIVE),
+                Registration.anonymised_at.is_(None),
+            )
+            .order_by(Registration.id)
+            # Fresh values even for rows this session loaded before the lock.
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+# --- manage links ---------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    """A manage token: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+def hash_token(token: str) -> str:
+    """What we store of a manage token: a database leak must not reveal working links."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_by_token(token: str) -> Registration | None:
+    """The registration a manage link points to, or None for unknown or tampered tokens."""
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(
+        select(Registration).where(Registration.token_hash == hash_token(token))
+    )
+
+
+# --- registering ----------------------------------------------------------------------------
+
+
+def register(
+    event: Event,
+    *,
+    name: str,
+    email: str,
+    role: str,
+    municipality: str,
+    organisation: str = "",
+    locale: str = "nb",
+    now: datetime | None = None,
+    by_organiser: bool = False,
+) -> tuple[Registration, bool]:
+    """Register someone, or mail an existing registrant their link again.
+
+    Returns the registration and whether it is new. The registration and its confirmation
+    are one unit of work. An organiser (by_organiser=True) may register someone outside
+    the registration window; capacity, waiting list, eligibility and duplicates still apply.
+    """
+    check_open(event, now, window=not by_organiser)
+    kommune = db.session.get(Municipality, municipality)
+    if kommune is None or not eligible(event, kommune):
+        raise NotEligible()
+    email = email.strip().lower()
+    fields = {
+        "name": " ".join(name.split()),
+        "email": email,
+        "role": role,
+        "municipality_number": municipality,
+        "organisation": " ".join(organisation.split()),
+        "locale": locale,
+    }
+    try:
+        with write_transaction():
+            return _register(event, fields, now, by_organiser)
+    except IntegrityError:
+        # Another request registered the same address a moment ago (the unique index
+        # caught it): nothing of this one is stored; answer as for any repeat.
+        if in_write_transaction():
+            raise
+        with write_transaction():
+            existing = _active(event, email)
+            if existing is None:
+                raise
+            return _send_again(existing), False
+
+
+def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Registration, bool]:
+    # The event's row lock orders registrations to one event, so the duplicate check below
+    # sees every earlier one (on SQLite the write transaction already does).
+    lock_event(event)
+    check_open(event, now, window=not by_organiser)  # again, under the lock
+    earlier = _registrations(event, fields["email"])
+    existing = next((r for r in earlier if r.status != Registration.CANCELLED), None)
+    if existing is not None:
+        return _send_again(existing), False
+    prior = max((r.ical_sequence for r in earlier), default=None)
+    if _take_seat(event):
+        status = Registration.CONFIRMED
+    elif event.waitlist:
+        status = Registration.WAITLISTED
+    else:
+        raise EventFull()
+    token = new_token()
+    registration = Registration(
+        event=event,
+        token_hash=hash_token(token),
+        status=status,
+        # Above any CANCEL an earlier registration of this address got.
+        ical_sequence=-1 if prior is None else prior,
+        **fields,
+    )
+    db.session.add(registration)
+    messages.queue_confirmation(registration, token)
+    db.session.flush()
+    return registration, True
+
+
+def add_by_organiser(event: Event, **fields) -> tuple[Registration, bool]:
+    """An organiser registers someone, also outside the registration window.
+
+    Capacity, the waiting list, eligibility and the duplicate rule apply as on the public
+    form; the person gets the same confirmation mail with their personal link.
+    """
+    return register(event, by_organiser=True, **fields)
+
+
+#: This address's registrations for an event, locked until commit (PostgreSQL).
+_REGISTRATIONS_OF = (
+    select(Registration)
+    .where(Registration.event_id == bindparam("event_id"), Registration.email == bindparam("email"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def _registrations(event: Event, email: str) -> list[Registration]:
+    """This address's registrations for the event, locked until commit (PostgreSQL)."""
+    return list(db.session.scalars(_REGISTRATIONS_OF, {"event_id": event.id, "email": email}))
+
+
+def _active(event: Event, email: str) -> Registration | None:
+    return next(
+        (r for r in _registrations(event, email) if r.status != Registration.CANCELLED), None
+    )
+
+
+def _send_again(registration: Registration) -> Registration:
+    """Mail the confirmation again with a fresh manage link (we keep only its hash)."""
+    token = new_token()
+    registration.token_hash = hash_token(token)
+    messages.queue_confirmation(registration, token, again=True)
+    return registration
+
+
+#: Take a seat if there is one: the condition and the change are one statement.
+_TAKE_SEAT = (
+    update(Event)
+    .where(Event.id == bindparam("event_id"))
+    .where(or_(Event.capacity.is_(None), Event.seats_taken < Event.capacity))
+    .values(seats_taken=Event.seats_taken + 1)
+    .returning(Event.seats_taken, Event.sequence)
+    .execution_options(synchronize_session=False)
+)
+
+
+def _take_seat(event: Event) -> bool:
+    """Atomically take a seat if there is one; holds under concurrent registrations."""
+    taken = db.session.execute(_TAKE_SEAT, {"event_id": event.id}).first()
+    if taken is None:
+        return False
+    # On PostgreSQL this UPDATE may have waited for an organiser's edit: take the sequence
+    # the edit left, so this registrant's invite is not below it.
+    set_committed_value(event, "seats_taken", taken.seats_taken)
+    set_committed_value(event, "sequence", taken.sequence)
+    return True
+
+
+def _release_seat(event: Event) -> None:
+    db.session.execute(
+        update(Event).where(Event.id == event.id).values(seats_taken=Event.seats_taken - 1)
+    )
+    db.session.expire(event, ["seats_taken"])
+
+
+# --- cancelling and the waiting list --------------------------------------------------------
+
+
+def cancel(
+    registration: Registration, *, by_organiser: bool = False, now: datetime | None = None
+) -> list[Registration]:
+    """Cancel a registration: CANCEL to the calendar, the seat to the first on the waiting list.
+
+    Returns whoever got the freed seat (they are mailed an invite).
+    """
+    with write_transaction():
+        event = lock_event(registration.event)
+        db.session.refresh(registration, with_for_update=True)
+        if registration.status == Registration.CANCELLED:
+            return []
+        if event.is_past(now) and not by_organiser:
+            raise EventOver()
+        had_seat = registration.status == Registration.CONFIRMED
+        registration.status = Registration.CANCELLED
+        registration.cancelled_at = now or utcnow()
+        if had_seat:
+            _release_seat(event)
+        messages.queue_cancellation(registration, by_organiser=by_organiser, had_seat=had_seat)
+        return promote_waitlisted(event) if had_seat else []
+
+
+def promote_waitlisted(event: Event) -> list[Registration]:
+    """Give free seats to the waiting list, first come first served, and tell them."""
+    promoted = []
+    with write_transaction():
+        while True:
+            first = db.session.scalar(
+                select(Registration)
+                .where(
+                    Registration.event_id == event.id,
+                    Registration.status == Registration.WAITLISTED,
+                )
+                .order_by(Registration.created_at, Registration.id)
+                .limit(1)
+            )
+            if first is None or not _take_seat(event):
+                return promoted
+            first.status = Registration.CONFIRMED
+            # A new manage link: the old one is only stored as a hash, and the mail needs one.
+            token = new_token()
+            first.token_hash = hash_token(token)
+            messages.queue_promoted(first, token)
+            promoted.append(first)
+
+
+# --- personal data --------------------------------------------------------------------------
+
+
+def anonymise_old_registrations(now: datetime) -> int:
+    """Blank the personal data of registrations to events that ended long enough ago.
+
+    A batch of at most 1,000 per call (the periodic job calls it again); returns how many.
+    """
+    cutoff = now - timedelta(days=current_app.config["ANONYMISE_AFTER_DAYS"])
+    with write_transaction():
+        rows = db.session.scalars(
+            select(Registration)
+            .join(Event)
+            .where(Event.ends_at < cutoff, Registration.anonymised_at.is_(None))
+            .limit(1000)
+        ).all()
+        for registration in rows:
+            # Municipality, role and status stay: they are what the statistics need.
+            registration.name = ""
+            registration.email = f"anonymisert-{registration.id}@invalid"
+            registration.organisation = ""
+            registration.token_hash = hash_token(f"anonymised:{registration.id}:{now.isoformat()}")
+            registration.anonymised_at = now
+        if rows:
+            # Their mail too: no address, no name, no working link, and nothing left to send.
+            outbox.forget_recipients([r.id for r in rows])
+    if rows:
+        log.info("anonymised %d registrations", len(rows))
+    return len(rows)
