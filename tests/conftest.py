@@ -3,44 +3,73 @@
 Every test that uses `app` runs once per database backend: SQLite always, PostgreSQL when
 TEST_DATABASE_URL is set. With CI=true a missing PostgreSQL is a failure, not a skip. Each
 pytest run gets its own PostgreSQL database, so runs side by side do not disturb each other.
+
+The `app` fixture pushes no app context: a request from the test client gets its own
+context and database session, as in production. Unit tests of the domain modules ask for
+`ctx` (an app context for the whole test) and never use the client; web tests read the
+database inside `with within(app):` (tests/support.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import threading
+import tempfile
 import uuid
-from contextlib import contextmanager
 from datetime import time, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from config import database_url
-from webinars import create_app
+from tests.support import (
+    TEST_PASSWORD_HASH,
+    Inbox,
+    detach,
+    form_token,
+    serve_smtp,
+    sign_in,
+    within,
+)
+from webinars import create_app, registrations
+from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.models import Event, utcnow
+from webinars.ical import calendar_uid
+from webinars.mail import transport
+from webinars.models import Event, Municipality, OutboxMessage, Registration, utcnow
+from webinars.municipalities import load_register, read_register
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = ["outbox", "materials", "registrations", "events", "organisers", "municipalities"]
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "webinars" / "translations"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def catalogues():
+    """Compile the translation catalogues, as `make` does: the .mo files are not in git."""
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        # Written beside and renamed: test runs side by side never read half a file.
+        with tempfile.NamedTemporaryFile(dir=po.parent, suffix=".mo", delete=False) as target:
+            write_mo(target, catalog)
+        os.replace(target.name, po.with_suffix(".mo"))
 
 
 def _upgrade(url: str) -> None:
     """Build the schema the way production does: the migrations, nothing else."""
-    from flask_migrate import upgrade
-
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
     with app.app_context():
         upgrade()
-        from webinars.municipalities import load_register
-
-        load_register()
-        db.session.commit()
+        with write_transaction():
+            load_register()
         db.engine.dispose()
 
 
@@ -102,6 +131,7 @@ def app_config():
 
 @pytest.fixture
 def app(db_url, app_config):
+    """The app on a fresh database, with mail written to the log and no delivery thread."""
     config = {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": db_url,
@@ -110,13 +140,21 @@ def app(db_url, app_config):
         "MAIL_DELIVERY_THREAD": False,
         "MAIL_SERVER": None,
         "MAIL_DEFAULT_SENDER": "Webinarer <noreply@webinars.test>",
+        # Production's scrypt costs ~0.1 s a hash on purpose; the same algorithm, cheaper.
+        "PASSWORD_HASH": TEST_PASSWORD_HASH,
     }
     config.update(app_config)
     app = create_app(config)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for the whole test: for unit tests that call the domain directly."""
     with app.app_context():
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -130,21 +168,21 @@ def runner(app):
 
 
 @pytest.fixture
+def signed_in(client, app):
+    """A test client logged in as an organiser."""
+    return sign_in(client, app)
+
+
+@pytest.fixture
 def restore_register(app):
     """For tests that change the municipality register, which PostgreSQL keeps between tests."""
     yield
-    from sqlalchemy import delete
-
-    from webinars.models import Municipality, OutboxMessage, Registration
-    from webinars.municipalities import load_register, read_register
-
-    db.session.rollback()
-    db.session.execute(delete(OutboxMessage))
-    db.session.execute(delete(Registration))
-    shipped = {row["number"] for row in read_register()}
-    db.session.execute(delete(Municipality).where(Municipality.number.not_in(shipped)))
-    load_register()
-    db.session.commit()
+    with app.app_context(), write_transaction():
+        db.session.execute(delete(OutboxMessage))
+        db.session.execute(delete(Registration))
+        shipped = {row["number"] for row in read_register()}
+        db.session.execute(delete(Municipality).where(Municipality.number.not_in(shipped)))
+        load_register()
 
 
 # --- factories ----------------------------------------------------------------------------
@@ -156,8 +194,6 @@ def create_event(app):
     counter = iter(range(1, 10_000))
 
     def factory(**overrides) -> Event:
-        from webinars.ical import calendar_uid
-
         n = next(counter)
         start = (utcnow() + timedelta(days=14)).replace(minute=0, second=0, microsecond=0)
         fields = {
@@ -170,7 +206,7 @@ def create_event(app):
             "starts_at": start,
             "ends_at": start + timedelta(hours=1),
             "timezone": "Europe/Oslo",
-            "status": "published",
+            "status": Event.PUBLISHED,
             "deadline_days_before": 1,
             "deadline_local_time": time(23, 59),
             "join_url": f"https://meet.example.org/secret-{n}",
@@ -178,13 +214,84 @@ def create_event(app):
             "organiser_email": "akson@ks.test",
         }
         fields.update(overrides)
-        fields.setdefault("ical_uid", calendar_uid(fields["slug"]))
-        event = Event(**fields)
-        db.session.add(event)
-        db.session.commit()
-        return event
+        with within(app) as fresh:
+            fields.setdefault("ical_uid", calendar_uid(fields["slug"]))
+            with write_transaction():
+                event = Event(**fields)
+                db.session.add(event)
+            return detach(event) if fresh else event
 
     return factory
+
+
+#: The person the registration helpers register unless told otherwise.
+PERSON = {"name": "Kari Nordmann", "role": "ordforer", "municipality": "0301"}
+
+
+@pytest.fixture
+def create_registration(app):
+    """Register someone through the service, as the public form does (mail queued too)."""
+
+    def factory(event: Event, email: str = "kari@kommune.no", **fields) -> Registration:
+        with within(app) as fresh:
+            if fresh:
+                event = db.session.get(Event, event.id)
+            registration, _new = registrations.register(
+                event, **{**PERSON, "email": email, **fields}
+            )
+            return detach(registration) if fresh else registration
+
+    return factory
+
+
+@pytest.fixture
+def registered(app):
+    """A registration row straight in the database, no mail (for tests that only count)."""
+    counter = iter(range(1, 1_000_000))
+
+    def factory(event, municipality: str, status: str = Registration.CONFIRMED) -> None:
+        n = next(counter)
+        with within(app), write_transaction():
+            db.session.add(
+                Registration(
+                    event_id=event if isinstance(event, int) else event.id,
+                    name=f"Person {n}",
+                    email=f"p{n}@kommune.no",
+                    role="ordforer",
+                    municipality_number=municipality,
+                    token_hash=registrations.hash_token(f"token-{n}"),
+                    status=status,
+                )
+            )
+
+    return factory
+
+
+@pytest.fixture
+def past_event(app, create_event, create_registration):
+    """An event that ended yesterday, with a confirmed, a waitlisted and a cancelled registrant,
+    and no mail left in the outbox."""
+    start = (utcnow() - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    event = create_event(
+        title="Webinar 1: Støttemateriellet",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        capacity=1,
+        waitlist=True,
+    )
+    before = start - timedelta(days=3)
+    create_registration(event, "kari@kommune.no", now=before, name="Kari Nordmann")
+    create_registration(
+        event, "ola@kommune.no", now=before, name="Ola Venteliste", municipality="4601"
+    )
+    gone = create_registration(
+        event, "per@kommune.no", now=before, name="Per Avbestilt", municipality="1103"
+    )
+    with within(app):
+        registrations.cancel(db.session.get(Registration, gone.id), now=before)
+        with write_transaction():
+            db.session.execute(delete(OutboxMessage))
+    return event
 
 
 @pytest.fixture
@@ -193,97 +300,17 @@ def register(client):
 
     def submit(slug: str, **fields):
         page = client.get(f"/events/{slug}")
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
-        data = {
-            "name": "Kari Nordmann",
-            "email": "kari@kommune.no",
-            "role": "ordforer",
-            "municipality": "0301",
-            "organisation": "",
-            "csrf_token": match.group(1) if match else csrf_from_session(client),
-        }
+        if 'name="csrf_token"' not in page.text:  # a closed event: any form of the session
+            page = client.get("/organiser/login")
+        token = form_token(page.text)
+        data = {**PERSON, "email": "kari@kommune.no", "organisation": "", "csrf_token": token}
         data.update(fields)
         return client.post(f"/events/{slug}/register", data=data)
 
     return submit
 
 
-def csrf_from_session(client) -> str:
-    """A valid token for this client's session when the page shows no form (e.g. closed)."""
-    page = client.get("/organiser/login")
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
-    return match.group(1) if match else ""
-
-
-def sign_in(client, email: str = "arrangor@ks.test"):
-    """Log a test client in as a (new) organiser through Flask-Login's session keys."""
-    from werkzeug.security import generate_password_hash
-
-    from webinars.models import Organiser
-
-    organiser = Organiser(email=email, password_hash=generate_password_hash("et langt passord"))
-    db.session.add(organiser)
-    db.session.commit()
-    with client.session_transaction() as session:
-        session["_user_id"] = organiser.get_id()
-        session["_fresh"] = True
-    return client
-
-
-@pytest.fixture
-def signed_in(client):
-    """A test client logged in as an organiser."""
-    return sign_in(client)
-
-
 # --- a real SMTP server -------------------------------------------------------------------
-
-
-class Inbox:
-    """What an aiosmtpd server on loopback received; `reply` makes it answer RCPT with a code."""
-
-    def __init__(self):
-        self.messages: list = []
-        self.reply: str | None = None
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.reply:
-            return self.reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        import email
-        from email import policy
-
-        with self.lock:
-            self.messages.append(
-                (envelope, email.message_from_bytes(envelope.content, policy=policy.default))
-            )
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serve_smtp(inbox: Inbox):
-    """Run a real SMTP server (aiosmtpd) on a free loopback port that hands mail to `inbox`."""
-    from aiosmtpd.controller import Controller
-
-    inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -297,7 +324,5 @@ def smtp():
 def mail_app(app, smtp):
     """The app delivering to the real SMTP server above."""
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
-    from webinars.extensions import mail
-
-    mail.init_app(app)
+    transport.init_app(app)
     return app

@@ -1,0 +1,169 @@
+"""The municipality register: the shipped 2020 list, loading a newer one, and the choices
+the forms offer from it."""
+
+import csv
+from importlib import resources
+
+import pytest
+from sqlalchemy import func, select
+
+from webinars import municipalities, registrations
+from webinars.db import write_transaction
+from webinars.extensions import db
+from webinars.models import Municipality, Registration
+from webinars.municipalities import RegisterError, load_register
+
+HEADER = "number,name,county_number,county_name,population_2020,health_region\n"
+COUNTIES_2020 = [
+    ("03", "Oslo"),
+    ("11", "Rogaland"),
+    ("15", "Møre og Romsdal"),
+    ("18", "Nordland"),
+    ("30", "Viken"),
+    ("34", "Innlandet"),
+    ("38", "Vestfold og Telemark"),
+    ("42", "Agder"),
+    ("46", "Vestland"),
+    ("50", "Trøndelag"),
+    ("54", "Troms og Finnmark"),
+]
+
+
+pytestmark = pytest.mark.usefixtures("restore_register")
+
+
+def shipped_rows() -> list[dict]:
+    text = resources.files("webinars.data").joinpath("kommuner-2020.csv").read_text("utf-8-sig")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def write_register(path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=HEADER.strip().split(","))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def load(path=None) -> tuple[int, int, int]:
+    """Load a register as the command does: in a write of its own."""
+    with write_transaction():
+        return load_register(path)
+
+
+def test_shipped_register_has_every_2020_municipality(ctx):
+    assert db.session.scalar(select(func.count()).select_from(Municipality)) == 356
+    outside = select(func.count(), func.sum(Municipality.population)).where(
+        Municipality.health_region != "Midt-Norge", Municipality.active
+    )
+    assert tuple(db.session.execute(outside).one()) == (292, 4_633_640)
+    oslo = db.session.get(Municipality, "0301")
+    assert (oslo.name, oslo.county_name, oslo.health_region) == ("Oslo", "Oslo", "Sør-Øst")
+    assert db.session.get(Municipality, "5001").health_region == "Midt-Norge"
+
+
+def test_loading_a_newer_register_updates_adds_and_retires(ctx, create_event, tmp_path):
+    event = create_event()
+    registrations.register(
+        event, name="Kari", email="kari@bindal.no", role="ordforer", municipality="1811"
+    )
+    rows = [r for r in shipped_rows() if r["number"] != "1811"]  # Bindal vanishes
+    for row in rows:
+        if row["number"] == "0301":
+            row["name"], row["population_2020"] = "Oslo kommune", "700000"
+    rows.append(
+        {
+            "number": "1899",
+            "name": "Nykommune",
+            "county_number": "18",
+            "county_name": "Nordland",
+            "population_2020": "1234",
+            "health_region": "Nord",
+        }
+    )
+    write_register(tmp_path / "new.csv", rows)
+
+    assert load(tmp_path / "new.csv") == (1, 1, 1)
+
+    db.session.expire_all()
+    oslo = db.session.get(Municipality, "0301")
+    assert (oslo.name, oslo.population) == ("Oslo kommune", 700_000)
+    assert db.session.get(Municipality, "1899").active
+    bindal = db.session.get(Municipality, "1811")
+    assert bindal is not None and not bindal.active
+    registration = db.session.scalar(select(Registration))
+    assert registration.municipality.name == "Bindal"
+    assert registration.status == Registration.CONFIRMED
+
+
+def test_loading_the_same_register_again_changes_nothing(ctx):
+    assert load() == (0, 0, 0)
+
+
+def test_retired_municipality_comes_back_when_listed_again(ctx, tmp_path):
+    write_register(tmp_path / "new.csv", [r for r in shipped_rows() if r["number"] != "1811"])
+    load(tmp_path / "new.csv")
+    assert load() == (0, 1, 0)
+    assert db.session.get(Municipality, "1811").active
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("nummer;navn\n0301;Oslo\n", "missing columns"),
+        (HEADER, "no municipalities"),
+        ("", "missing columns"),
+        (HEADER + "03x1,Oslo,03,Oslo,1,Sør-Øst\n", "line 2"),
+        (HEADER + "0301,Oslo,03,Oslo,mange,Sør-Øst\n", "line 2"),
+        (HEADER + "0301,Oslo,03,Oslo,1,Sør-Øst\n0301,Oslo,03,Oslo,1,Sør-Øst\n", "line 3"),
+        (HEADER + "0301,,03,Oslo,1,Sør-Øst\n", "line 2"),
+        (HEADER + "0301,Oslo,03,Oslo,1,Østlandet\n", "line 2"),
+    ],
+)
+def test_broken_register_is_refused_with_a_clear_error(ctx, tmp_path, content, message):
+    path = tmp_path / "broken.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RegisterError, match=message):
+        load(path)
+    assert db.session.scalar(select(func.count()).select_from(Municipality)) == 356
+
+
+def test_register_saved_as_latin1_is_refused(ctx, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes((HEADER + "0301,Oslo,03,Oslo,1,Sør-Øst\n").encode("latin-1"))
+    with pytest.raises(RegisterError, match="UTF-8"):
+        load(path)
+
+
+# --- what the forms offer -------------------------------------------------------------------
+
+
+def test_region_and_county_choices_follow_the_active_register(ctx, tmp_path):
+    regions, counties = municipalities.region_and_county_choices()
+    assert regions == ["Nord", "Midt-Norge", "Vest", "Sør-Øst"]
+    assert counties == COUNTIES_2020
+
+    # Without Midt-Norge's municipalities its region and its two counties are not offered.
+    write_register(
+        tmp_path / "new.csv", [r for r in shipped_rows() if r["health_region"] != "Midt-Norge"]
+    )
+    assert load(tmp_path / "new.csv") == (0, 0, 64)
+    regions, counties = municipalities.region_and_county_choices()
+    assert regions == ["Nord", "Vest", "Sør-Øst"]
+    assert counties == [c for c in COUNTIES_2020 if c[0] not in ("15", "50")]
+
+
+def test_active_choices_are_the_current_municipalities_by_name(ctx, tmp_path):
+    choices = municipalities.active_choices()
+    assert len(choices) == 356
+    names = [m.name for m in choices]
+    # Letters outside a–z sort differently by database collation; plain names do not.
+    plain = [name for name in names if name.isascii() and name.isalpha()]
+    assert len(plain) > 100
+    assert plain == sorted(plain)
+    assert names.index("Bergen") < names.index("Oslo") < names.index("Trondheim")
+
+    write_register(tmp_path / "new.csv", [r for r in shipped_rows() if r["number"] != "1811"])
+    load(tmp_path / "new.csv")
+    numbers = [m.number for m in municipalities.active_choices()]
+    assert len(numbers) == 355
+    assert "1811" not in numbers

@@ -1,0 +1,291 @@
+"""Registering, cancelling and the waiting list: the services and their guarantees."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from webinars import registrations
+from webinars.db import write_transaction
+from webinars.extensions import db
+from webinars.mail import messages
+from webinars.models import Event, Municipality, OutboxMessage, Registration, utcnow
+
+PERSON = {"name": "Kari Nordmann", "role": "ordforer", "municipality": "0301"}
+#: Bindal: Nord, county 18 (Nordland), so every rule below would let it in were it active.
+BINDAL = "1811"
+
+
+def register(event, address="kari@kommune.no", **fields):
+    return registrations.register(event, **{**PERSON, "email": address, **fields})
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def queued(kind=None) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    return db.session.scalars(query).all()
+
+
+def calendar(message: OutboxMessage) -> tuple[str, int] | None:
+    """(METHOD, SEQUENCE) of the invite a message carries, or None."""
+    for part in messages.compose(message).walk():
+        if part.get_content_type() == "text/calendar":
+            text = part.get_content()
+            method = re.search(r"^METHOD:(\w+)", text, re.M).group(1)
+            return method, int(re.search(r"^SEQUENCE:(\d+)", text, re.M).group(1))
+    return None
+
+
+def plain(message: OutboxMessage) -> str:
+    return messages.compose(message).get_body(("plain",)).get_content()
+
+
+def manage_token(message: OutboxMessage) -> str:
+    return re.search(r"/r/([A-Za-z0-9_-]+)", plain(message)).group(1)
+
+
+# --- register, cancel, register again ------------------------------------------------------
+
+
+def test_register_stores_registration_and_confirmation_together(ctx, create_event):
+    event = create_event()
+    registration, new = register(event, "  Kari@Kommune.NO ", name="  Kari \t Nordmann ")
+    assert new and registration.status == Registration.CONFIRMED
+    assert (registration.email, registration.name) == ("kari@kommune.no", "Kari Nordmann")
+    assert event.seats_taken == 1
+    (message,) = queued()
+    assert (message.kind, message.recipient, message.registration_id) == (
+        "confirmation",
+        "kari@kommune.no",
+        registration.id,
+    )
+    assert calendar(message) == ("REQUEST", 0)
+    assert registrations.find_by_token(manage_token(message)) == registration
+    assert manage_token(message) not in registration.token_hash  # only the hash is stored
+
+
+def test_cancel_then_register_again_gets_a_higher_sequence(ctx, create_event):
+    event = create_event()
+    first, _ = register(event)
+    assert registrations.cancel(first) == []
+    assert first.status == Registration.CANCELLED and first.cancelled_at is not None
+    assert event.seats_taken == 0
+    assert calendar(queued("cancellation")[0]) == ("CANCEL", 1)
+
+    second, new = register(event, "KARI@kommune.no")
+    assert new and second.id != first.id and second.status == Registration.CONFIRMED
+    method, sequence = calendar(queued("confirmation")[-1])
+    assert method == "REQUEST" and sequence > 1
+    assert count(Registration) == 2
+
+
+def test_cancelling_twice_sends_one_cancellation(ctx, create_event):
+    registration, _ = register(create_event())
+    registrations.cancel(registration)
+    assert registrations.cancel(registration) == []
+    assert len(queued("cancellation")) == 1
+
+
+def test_same_email_in_other_case_is_mailed_again_with_a_new_link(ctx, create_event):
+    event = create_event()
+    registration, _ = register(event, "Kari@Kommune.no")
+    old_token = manage_token(queued()[0])
+
+    again, new = register(event, "kari@KOMMUNE.NO", name="Someone Else")
+    assert not new and again.id == registration.id
+    assert count(Registration) == 1 and event.seats_taken == 1
+    assert again.name == "Kari Nordmann"  # the repeat does not overwrite the registration
+    first, second = queued("confirmation")
+    assert second.recipient == "kari@kommune.no"
+    new_token = manage_token(second)
+    assert new_token != old_token
+    assert registrations.find_by_token(old_token) is None
+    assert registrations.find_by_token(new_token) == registration
+
+
+def test_confirmation_is_not_stored_without_its_registration(ctx, create_event, monkeypatch):
+    # Queuing the mail fails after the registration row went in: neither may stay.
+    def broken(*args, **kwargs):
+        raise RuntimeError("the outbox is unavailable")
+
+    monkeypatch.setattr(messages, "render_subject", broken)
+    event = create_event()
+    with pytest.raises(RuntimeError):
+        register(event)
+    assert count(Registration) == 0 and count(OutboxMessage) == 0
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).seats_taken == 0
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def test_deadline_is_checked_with_the_time_of_the_request(ctx, create_event):
+    event = create_event()
+    with pytest.raises(registrations.DeadlinePassed) as caught:
+        register(event, now=event.deadline + timedelta(seconds=1))
+    assert caught.value.status == 403
+    register(event, now=event.deadline)  # the last second still counts
+    assert count(Registration) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"status": Event.DRAFT}, registrations.EventNotFound),
+        ({"status": Event.CANCELLED}, registrations.EventCancelled),
+    ],
+)
+def test_draft_and_cancelled_events_refuse(ctx, create_event, overrides, error):
+    with pytest.raises(error):
+        register(create_event(**overrides))
+    assert count(Registration) == 0
+
+
+def test_registration_not_open_yet(ctx, create_event):
+    event = create_event(registration_opens_at=utcnow() + timedelta(days=1))
+    with pytest.raises(registrations.NotOpenYet):
+        register(event)
+
+
+@pytest.mark.parametrize("number", ["5001", "9999"])
+def test_municipality_not_eligible_is_refused(ctx, create_event, number):
+    event = create_event(eligible_regions="Nord,Vest,Sør-Øst")
+    with pytest.raises(registrations.NotEligible) as caught:
+        register(event, municipality=number)
+    assert caught.value.status == 422
+    assert count(Registration) == 0 and count(OutboxMessage) == 0
+
+
+def test_retired_municipality_is_refused(ctx, create_event, restore_register):
+    event = create_event()
+    with write_transaction():
+        db.session.get(Municipality, BINDAL).active = False
+    with pytest.raises(registrations.NotEligible):
+        register(event, municipality=BINDAL)
+
+
+# --- capacity and the waiting list -----------------------------------------------------------
+
+
+def test_full_event_without_waitlist_refuses_and_stores_nothing(ctx, create_event):
+    event = create_event(capacity=1)
+    register(event, "a@kommune.no")
+    with pytest.raises(registrations.EventFull) as caught:
+        register(event, "b@kommune.no")
+    assert caught.value.status == 409
+    assert count(Registration) == 1 and count(OutboxMessage) == 1
+    assert db.session.get(Event, event.id).seats_taken == 1
+
+
+def test_full_event_with_waitlist_queues_without_an_invite(ctx, create_event):
+    event = create_event(capacity=1, waitlist=True)
+    register(event, "a@kommune.no")
+    waiting, _ = register(event, "b@kommune.no")
+    assert waiting.status == Registration.WAITLISTED
+    message = queued()[-1]
+    assert calendar(message) is None
+    assert "venteliste" in message.subject.lower()
+    assert event.seats_taken == 1
+
+
+def test_cancel_gives_the_seat_to_the_first_in_line(ctx, create_event):
+    event = create_event(capacity=1, waitlist=True)
+    seated, _ = register(event, "a@kommune.no")
+    first, _ = register(event, "b@kommune.no")
+    second, _ = register(event, "c@kommune.no")
+
+    assert registrations.cancel(seated) == [first]
+    assert (first.status, second.status) == (Registration.CONFIRMED, Registration.WAITLISTED)
+    assert db.session.get(Event, event.id).seats_taken == 1
+    (promoted,) = queued("promoted")
+    assert promoted.recipient == "b@kommune.no"
+    assert calendar(promoted)[0] == "REQUEST"
+    assert event.join_url in plain(promoted)
+    assert registrations.find_by_token(manage_token(promoted)) == first
+
+
+def test_cancel_from_the_waitlist_frees_no_seat(ctx, create_event):
+    event = create_event(capacity=1, waitlist=True)
+    register(event, "a@kommune.no")
+    waiting, _ = register(event, "b@kommune.no")
+    assert registrations.cancel(waiting) == []
+    assert calendar(queued("cancellation")[0]) is None
+    assert db.session.get(Event, event.id).seats_taken == 1
+    assert queued("promoted") == []
+
+
+# --- who may register: one rule, in Python and in SQL ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("regions", "counties", "how_many", "inside", "outside"),
+    [
+        pytest.param("", "", 355, ["0301", "1804", "5001", "5401"], [], id="no rule"),
+        pytest.param(
+            "Nord,Midt-Norge", "", 143, ["1804", "5001", "5401"], ["0301", "4601"], id="region"
+        ),
+        pytest.param("", "18,46", 83, ["1804", "4601"], ["0301", "5001", "5401"], id="county"),
+        pytest.param(
+            "Nord,Vest", "18,50", 40, ["1804"], ["0301", "4601", "5001", "5401"], id="both"
+        ),
+    ],
+)
+def test_eligible_and_its_sql_condition_agree_on_every_municipality(
+    ctx, create_event, restore_register, regions, counties, how_many, inside, outside
+):
+    with write_transaction():
+        db.session.get(Municipality, BINDAL).active = False
+    event = create_event(eligible_regions=regions, eligible_counties=counties)
+    register_ = db.session.scalars(select(Municipality)).all()
+    by_python = {m.number for m in register_ if registrations.eligible(event, m)}
+    by_sql = set(
+        db.session.scalars(
+            select(Municipality.number).where(registrations.eligible_condition(event))
+        )
+    )
+    assert len(register_) == 356
+    assert by_python == by_sql
+    assert len(by_sql) == how_many == registrations.eligible_count(event)
+    assert set(inside) <= by_sql
+    assert not set(outside) & by_sql
+    assert BINDAL not in by_sql  # inactive: never eligible, whatever the rule
+
+
+# --- counting --------------------------------------------------------------------------------
+
+
+def test_status_counts_report_every_status_zeros_included(ctx, create_event):
+    event = create_event(capacity=1, waitlist=True)
+    assert registrations.status_counts(event) == {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
+    seated, _ = register(event, "a@kommune.no")
+    register(event, "b@kommune.no")
+    assert registrations.status_counts(event) == {"confirmed": 1, "waitlisted": 1, "cancelled": 0}
+    register(event, "c@kommune.no")
+    registrations.cancel(seated)  # b gets the seat, c keeps waiting
+    counts = registrations.status_counts(event)
+    assert counts == {"confirmed": 1, "waitlisted": 1, "cancelled": 1}
+    assert list(counts) == list(registrations.STATUS_LABELS)  # in the order pages show them
+
+
+def test_status_counts_by_event_report_every_status_of_each_event(ctx, create_event):
+    first, second, quiet = create_event(), create_event(), create_event()
+    register(first, "a@kommune.no")
+    register(first, "b@kommune.no")
+    gone, _ = register(second, "a@kommune.no")
+    registrations.cancel(gone)
+
+    assert registrations.status_counts_by_event() == {
+        first.id: {"confirmed": 2, "waitlisted": 0, "cancelled": 0},
+        second.id: {"confirmed": 0, "waitlisted": 0, "cancelled": 1},
+    }
+    assert registrations.status_counts_by_event([second.id]) == {
+        second.id: {"confirmed": 0, "waitlisted": 0, "cancelled": 1}
+    }
+    assert registrations.status_counts(quiet) == {"confirmed": 0, "waitlisted": 0, "cancelled": 0}

@@ -1,0 +1,208 @@
+"""Organiser login and logout pages, the lock-out as the login page shows it, and the guard
+that keeps every organiser page behind a login.
+
+No app context stays pushed across requests: each request loads its organiser and CSRF
+token from its own cookie, so logging out and in again, or as someone else, in one test
+behaves as it does in a browser.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from tests.support import detach, form_token, within
+from webinars import accounts
+from webinars.accounts import LOCK_DURATION, MAX_FAILED_LOGINS
+from webinars.extensions import db
+from webinars.models import Event, Organiser, utcnow
+
+PASSWORD = "korrekt hest batteri"
+ERROR = re.compile(r'id="password-error">([^<]+)<')
+
+
+def csrf(client, path: str = "/organiser/login") -> str:
+    return form_token(client.get(path).text)
+
+
+def log_in(client, email: str = "ola@ks.no", password: str = PASSWORD, next_url=None):
+    path = "/organiser/login" + (f"?next={next_url}" if next_url else "")
+    token = csrf(client)
+    return client.post(path, data={"email": email, "password": password, "csrf_token": token})
+
+
+def log_out(client):
+    return client.post("/organiser/logout", data={"csrf_token": csrf(client, "/organiser/events")})
+
+
+def stored(app, email: str = "ola@ks.no") -> Organiser | None:
+    """The organiser as stored now (detached)."""
+    with within(app):
+        organiser = db.session.scalar(select(Organiser).where(Organiser.email == email))
+        return detach(organiser) if organiser is not None else None
+
+
+def new_account(app, email: str) -> Organiser:
+    with within(app):
+        return detach(accounts.create_organiser(email, PASSWORD))
+
+
+@pytest.fixture
+def account(app):
+    return new_account(app, "ola@ks.no")
+
+
+def login_path(response) -> str:
+    return urlsplit(response.headers["Location"]).path
+
+
+# --- login and logout -----------------------------------------------------------------------
+
+
+def test_login_sets_an_httponly_samesite_cookie_and_opens_the_pages(client, account):
+    response = log_in(client)
+    assert response.status_code == 303
+    assert login_path(response) == "/organiser/events"
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+    attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")}
+    assert "httponly" in attributes
+    assert attributes["samesite"].strip().lower() == "samesite=lax"
+    page = client.get("/organiser/events")
+    assert page.status_code == 200
+    assert "Logg ut" in page.text
+
+
+def test_login_without_csrf_token_is_refused(client, account):
+    response = client.post("/organiser/login", data={"email": "ola@ks.no", "password": PASSWORD})
+    assert response.status_code == 400
+    assert login_path(client.get("/organiser/events")) == "/organiser/login"
+
+
+def test_wrong_password_and_unknown_address_get_the_same_answer(client, account):
+    wrong = log_in(client, password="feil passord her")
+    unknown = log_in(client, email="finnes.ikke@ks.no")
+    assert wrong.status_code == unknown.status_code == 422
+    assert ERROR.search(wrong.text).group(1) == ERROR.search(unknown.text).group(1)
+    assert "Feil e-postadresse eller passord" in wrong.text
+    assert login_path(client.get("/organiser/events")) == "/organiser/login"
+
+
+def test_repeated_failures_lock_the_account_without_revealing_it(app, client, account):
+    for _ in range(MAX_FAILED_LOGINS):
+        assert log_in(client, password="feil passord her").status_code == 422
+    locked = stored(app)
+    assert locked.locked_until is not None
+    assert locked.locked_until - utcnow() > LOCK_DURATION - timedelta(minutes=1)
+
+    # The right password is refused now, and says so (only its owner can see this) ...
+    right = log_in(client)
+    assert right.status_code == 429
+    assert "sperret" in right.text
+    assert login_path(client.get("/organiser/events")) == "/organiser/login"
+    # ... while a guess looks exactly like a guess at an address that has no account.
+    guess = log_in(client, password="enda et feil passord")
+    nobody = log_in(client, email="finnes.ikke@ks.no", password="enda et feil passord")
+    assert guess.status_code == nobody.status_code == 422
+    assert ERROR.search(guess.text).group(1) == ERROR.search(nobody.text).group(1)
+    assert "sperret" not in ERROR.search(guess.text).group(1).split(".")[0]
+
+
+def test_logout_ends_the_session_and_a_replayed_cookie(app, client, account):
+    log_in(client)
+    stolen = client.get_cookie("session").value
+    # Another browser with a copy of the cookie is let in while the session lives ...
+    other = app.test_client()
+    other.set_cookie("session", stolen)
+    assert other.get("/organiser/events").status_code == 200
+
+    response = log_out(client)
+    assert response.status_code == 303
+    assert login_path(response) == "/organiser/login"
+    assert login_path(client.get("/organiser/events")) == "/organiser/login"
+    # ... and refused after logout, although the cookie itself is still correctly signed.
+    replay = other.get("/organiser/events")
+    assert replay.status_code == 302
+    assert login_path(replay) == "/organiser/login"
+
+
+def test_one_browser_logs_out_and_in_as_someone_else(app, client, account):
+    """The second login is Kari's own: nothing of Ola's session or token carries over."""
+    kari = new_account(app, "kari@ks.no")
+    assert log_in(client).status_code == 303
+    olas = client.get_cookie("session").value
+    assert log_out(client).status_code == 303
+
+    assert log_in(client, "kari@ks.no").status_code == 303
+    with client.session_transaction() as session:
+        assert session["_user_id"] == kari.get_id()
+    assert client.get("/organiser/events").status_code == 200
+    # Ola's old cookie stays worthless, in this browser or another.
+    other = app.test_client()
+    other.set_cookie("session", olas)
+    assert login_path(other.get("/organiser/events")) == "/organiser/login"
+    # And Kari can log out in turn: her session ends, Ola's account is untouched.
+    assert log_out(client).status_code == 303
+    assert login_path(client.get("/organiser/events")) == "/organiser/login"
+    assert stored(app, "kari@ks.no").session_version == kari.session_version + 1
+    assert stored(app).session_version == account.session_version + 1
+
+
+def test_login_returns_to_the_page_asked_for(client, account):
+    response = client.get("/organiser/events/new")
+    assert login_path(response) == "/organiser/login"
+    assert log_in(client, next_url="/organiser/events/new").headers["Location"] == (
+        "/organiser/events/new"
+    )
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["https://evil.test/organiser/", "//evil.test/organiser/events", "/organiser/logout", "/"],
+)
+def test_login_never_redirects_off_the_organiser_pages(client, account, next_url):
+    response = log_in(client, next_url=next_url)
+    assert response.headers["Location"] == "/organiser/events"
+
+
+# --- every organiser page refuses anonymous users ------------------------------------------
+
+
+def _url(rule, slug: str) -> str:
+    values = {}
+    for name, converter in rule._converters.items():
+        kind = type(converter).__name__
+        values[name] = 1 if kind in ("IntegerConverter", "NumberConverter") else slug
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_organiser_route_redirects_anonymous_users_to_login(app, client, create_event):
+    """Walks the URL map, so a route added later cannot slip through unprotected."""
+    event = create_event(slug="kartlegging")
+    token = csrf(client)  # a valid CSRF token, so only the login guard can refuse a POST
+    checked = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("organiser.") or rule.endpoint == "organiser.login":
+            continue
+        url = _url(rule, event.slug)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            data = {"csrf_token": token} if method != "GET" else None
+            response = client.open(url, method=method, data=data)
+            assert response.status_code in (302, 303), (method, url, response.status_code)
+            assert login_path(response) == "/organiser/login", (method, url)
+            checked.add((rule.endpoint, method))
+    assert {
+        ("organiser.events", "GET"),
+        ("organiser.new_event", "POST"),
+        ("organiser.edit_event", "POST"),
+        ("organiser.publish_event", "POST"),
+        ("organiser.unpublish_event", "POST"),
+        ("organiser.cancel_event", "POST"),
+        ("organiser.logout", "POST"),
+    } <= checked
+    # Nothing happened to the event on the way.
+    with within(app):
+        assert db.session.get(Event, event.id).status == Event.PUBLISHED

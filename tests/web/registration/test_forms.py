@@ -1,0 +1,124 @@
+"""The registration form: every kind of bad input, shown next to its field, nothing stored."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.support import within
+from webinars import seed
+from webinars.extensions import db
+from webinars.models import OutboxMessage, Registration
+
+LONG = "x" * 20_000
+
+
+def field_error(page, field: str) -> str | None:
+    """The message shown right under a field, as the visitor reads it."""
+    match = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', page.text, re.S)
+    return html.unescape(match.group(1)) if match else None
+
+
+def nothing_stored(app) -> bool:
+    with within(app):
+        registrations = db.session.scalar(select(func.count()).select_from(Registration))
+        messages = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    return registrations == 0 and messages == 0
+
+
+@pytest.fixture
+def event(create_event):
+    return create_event()
+
+
+# --- bad input: the form again with the message next to the field (422), nothing stored -------
+
+
+def test_empty_form(app, register, event):
+    page = register(event.slug, name="  ", email="", role="", municipality="")
+    assert page.status_code == 422
+    assert field_error(page, "name") == "Skriv navnet ditt."
+    assert field_error(page, "email") == "Skriv e-postadressen din."
+    assert field_error(page, "role") == "Velg rollen din."
+    assert field_error(page, "municipality") == "Velg kommunen din."
+    assert field_error(page, "organisation") is None  # optional
+    assert "Noe må rettes før du kan sende skjemaet" in page.text
+    assert nothing_stored(app)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("name", "Navnet kan være høyst 200 tegn."),
+        ("email", "E-postadressen er for lang."),
+        ("organisation", "Organisasjonen kan være høyst 200 tegn."),
+        ("role", "Velg en rolle fra listen."),
+        ("municipality", "Velg en kommune fra listen; den viser kommunene arrangementet er for."),
+    ],
+)
+def test_20000_character_field(app, register, event, field, message):
+    value = LONG + "@kommune.no" if field == "email" else LONG
+    page = register(event.slug, **{field: value})
+    assert page.status_code == 422
+    assert message in field_error(page, field)
+    assert nothing_stored(app)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "kari",
+        "kari@",
+        "@kommune.no",
+        "kari@kommune",
+        "kari nordmann@kommune.no",
+        "kari@kommune.no\r\nBcc: alle@example.org",
+        "kari@@kommune.no",
+    ],
+)
+def test_malformed_email(app, register, event, address):
+    page = register(event.slug, email=address)
+    assert page.status_code == 422
+    assert field_error(page, "email") == (
+        "Skriv en gyldig e-postadresse, for eksempel navn@kommune.no."
+    )
+    assert nothing_stored(app)
+
+
+def test_name_with_line_break(app, register, event):
+    page = register(event.slug, name="Kari\r\nBcc: alle@example.org")
+    assert page.status_code == 422
+    assert field_error(page, "name") == "Feltet kan ikke inneholde linjeskift eller kontrolltegn."
+    assert nothing_stored(app)
+
+
+@pytest.mark.parametrize("number", ["9999", "abcd", "301"])
+def test_unknown_municipality(app, register, event, number):
+    page = register(event.slug, municipality=number)
+    assert page.status_code == 422
+    assert field_error(page, "municipality").startswith("Velg en kommune fra listen")
+    assert nothing_stored(app)
+
+
+def test_unknown_role(app, register, event):
+    page = register(event.slug, role="keiser")
+    assert page.status_code == 422
+    assert field_error(page, "role") == "Velg en rolle fra listen."
+    assert nothing_stored(app)
+
+
+# --- the municipalities offered: those the event is for --------------------------------------
+
+
+def test_akson_meeting_refuses_midt_norge(app, client, register):
+    with within(app):
+        seed.seed_akson()
+    page = client.get("/events/akson-stormote")
+    assert '<option value="0301">' in page.text  # Oslo (Sør-Øst) is offered
+    assert '<option value="5001">' not in page.text  # Trondheim (Midt-Norge) is not
+    page = register("akson-stormote", municipality="5001")
+    assert page.status_code == 422
+    assert "den viser kommunene arrangementet er for" in field_error(page, "municipality")
+    assert nothing_stored(app)
+    assert register("akson-stormote", municipality="1811").status_code == 303  # Bindal, Nord
