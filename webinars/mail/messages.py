@@ -145,9 +145,14 @@ def manage_url(token: str) -> str:
 
 
 def render_subject(template: str, locale: str, **context) -> str:
-    """The subject line, on one line, in the recipient's language."""
+    """The subject line, on one line, in the recipient's language.
+
+    Rendered by Jinja directly: a subject needs no request, user or CSRF token, and this
+    runs inside every registration's transaction.
+    """
+    subject = current_app.jinja_env.get_template(f"email/{template}/subject.txt")
     with force_locale(locale):
-        return " ".join(render_template(f"email/{template}/subject.txt", **context).split())
+        return " ".join(subject.render(context).split())
 
 
 def render(name: str, locale: str, **context) -> tuple[str, str, str]:
