@@ -84,7 +84,6 @@ def _insert_registration(event, email, status="confirmed"):
             role="ordforer",
             municipality_number="0301",
             organisation="",
-            token_hash=uuid.uuid4().hex,
             status=status,
             locale="nb",
             ical_sequence=-1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
+from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
@@ -189,6 +190,11 @@ def compose(row: OutboxMessage) -> EmailMessage:
         locale=row.locale,
         message_id=row.message_id,
     )
+
+
+def compose_bytes(row: OutboxMessage) -> bytes:
+    """The message to send as the bytes that go over SMTP (7-bit, CRLF line ends)."""
+    return compose(row).as_bytes(policy=SMTP)
 
 
 def build_message(

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, Update, and_, event, func, or_, select, update
+from sqlalchemy import Select, Update, and_, case, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import write_transaction
@@ -33,6 +33,8 @@ QUEUED = "queued"
 SENDING = "sending"
 RETRYING = "retrying"
 SENT = "sent"
+#: Written to the log because no MAIL_SERVER is set: nobody received it.
+LOGGED = "logged"
 FAILED = "failed"
 
 #: The delivery states, in the order a message goes through them.
@@ -41,10 +43,15 @@ STATUS_LABELS = {
     SENDING: _l("Sendes nå"),
     RETRYING: _l("Prøver igjen"),
     SENT: _l("Sendt"),
+    LOGGED: _l("Bare logget (ikke sendt)"),
     FAILED: _l("Feilet"),
 }
+#: States a message leaves only when an organiser retries it (or never).
+DONE = (SENT, LOGGED, FAILED)
 
-#: How long a deliverer holds its claim; a crashed deliverer's messages are due again after it.
+#: How long a deliverer holds its claim. It renews the claim before each message, so this
+#: only has to outlast one message (a connect and a few commands, each bounded by
+#: MAIL_TIMEOUT); a crashed deliverer's messages are due again after it.
 CLAIM_LEASE = timedelta(minutes=10)
 RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=2)
@@ -56,25 +63,30 @@ PAGE_SIZE = 100
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of message: its stored name, its template triplet and what organisers call it."""
+    """A kind of message: its stored name, its template triplet and what organisers call it.
+
+    `link`: it carries the registrant's personal manage link (a fresh one if it is retried
+    after failing, since a failed message's token is cleared).
+    """
 
     name: str
     template: str
     label: object  # a lazy string: translated where it is shown
+    link: bool = False
 
 
 #: Every kind that can be queued, by name.
 KINDS: dict[str, Kind] = {}
 
 
-def _kind(name: str, label, template: str | None = None) -> Kind:
-    kind = Kind(name, template or name, label)
+def _kind(name: str, label, template: str | None = None, *, link: bool = False) -> Kind:
+    kind = Kind(name, template or name, label, link)
     KINDS[name] = kind
     return kind
 
 
-CONFIRMATION = _kind("confirmation", _l("Bekreftelse"))
-PROMOTED = _kind("promoted", _l("Plass fra ventelisten"))
+CONFIRMATION = _kind("confirmation", _l("Bekreftelse"), link=True)
+PROMOTED = _kind("promoted", _l("Plass fra ventelisten"), link=True)
 CANCELLATION = _kind("cancellation", _l("Avbestilling"))
 EVENT_UPDATED = _kind("event_updated", _l("Endring"))
 EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"))
@@ -193,34 +205,89 @@ def _due(now: datetime):
     )
 
 
-def claim(limit: int, worker: str) -> list[int]:
-    """Take up to `limit` due messages for this worker; each is claimed by one worker only."""
-    now = utcnow()
+def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
+    """Take up to `limit` due messages for this worker; each is claimed by one worker only.
+
+    On PostgreSQL the due rows are locked with FOR UPDATE SKIP LOCKED, so deliverers that
+    claim at the same moment take different messages instead of waiting for each other; on
+    SQLite the write transaction (BEGIN IMMEDIATE) already lets one claim at a time.
+    """
+    now = now or utcnow()
     with write_transaction():
-        ids = db.session.scalars(
-            select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
-        ).all()
-        claimed = []
-        for message_id in ids:
-            result = db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, _due(now))
-                .values(status=SENDING, claimed_by=worker, claimed_until=now + CLAIM_LEASE)
+        ids = list(
+            db.session.scalars(
+                select(OutboxMessage.id)
+                .where(_due(now))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            if result.rowcount == 1:
-                claimed.append(message_id)
-    return claimed
-
-
-def claimed(ids: Sequence[int], worker: str) -> list[OutboxMessage]:
-    """The rows of `ids` this worker still holds, in order."""
-    return list(
-        db.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
-            .order_by(OutboxMessage.id)
         )
+        if ids:
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status=SENDING, claimed_by=worker, claimed_until=now + CLAIM_LEASE)
+                .execution_options(synchronize_session=False)
+            )
+    return ids
+
+
+def held(message_id: int, worker: str) -> OutboxMessage | None:
+    """The message if this worker still holds its claim (fresh from the database)."""
+    return db.session.scalar(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == SENDING,
+        )
+        .execution_options(populate_existing=True)
     )
+
+
+def renew(message_id: int, worker: str, now: datetime | None = None) -> bool:
+    """Extend this worker's claim on a message just before sending it; False if it was lost.
+
+    A batch can outlive its first lease behind a slow relay; another deliverer may then have
+    claimed the rest. Renewing right before each send, and skipping what was lost, means
+    no message is sent by two deliverers.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == SENDING,
+            )
+            .values(claimed_until=now + CLAIM_LEASE)
+            .execution_options(synchronize_session=False)
+        )
+    return result.rowcount == 1
+
+
+def release(ids: Sequence[int], worker: str, due: datetime) -> None:
+    """Give back claimed messages that were not tried, due again at `due` (no attempt counted)."""
+    if not ids:
+        return
+    with write_transaction():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == SENDING,
+            )
+            .values(
+                status=case((OutboxMessage.attempts == 0, QUEUED), else_=RETRYING),
+                claimed_by=None,
+                claimed_until=None,
+                next_attempt_at=due,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -235,17 +302,25 @@ def settle(message_id: int, worker: str, **values) -> None:
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
             .values(claimed_by=None, claimed_until=None, **values)
+            .execution_options(synchronize_session=False)
         )
 
 
-def sent_values(attempts: int, now: datetime) -> dict:
-    """A delivered message: the manage token is a working link, so only its hash is kept."""
-    return {"status": SENT, "attempts": attempts, "sent_at": now, "token": None, "last_error": None}
+def sent_values(attempts: int, now: datetime, status: str = SENT) -> dict:
+    """A delivered (or logged) message: its manage link went out, so only its hash is kept."""
+    return {
+        "status": status,
+        "attempts": attempts,
+        "sent_at": now,
+        "token": None,
+        "last_error": None,
+    }
 
 
 def failed_values(attempts: int, error: str) -> dict:
-    """A message that will not be sent (until an organiser retries it)."""
-    return {"status": FAILED, "attempts": attempts, "last_error": error[:2000]}
+    """A message that will not be sent (until an organiser retries it): no plaintext token
+    stays in the database; a retry mails a new link."""
+    return {"status": FAILED, "attempts": attempts, "last_error": error[:2000], "token": None}
 
 
 def retry_values(attempts: int, error: str, now: datetime) -> dict:
@@ -263,7 +338,7 @@ def forget_recipients(registration_ids: Sequence[int]) -> None:
     rows = update(OutboxMessage).where(OutboxMessage.registration_id.in_(registration_ids))
     db.session.execute(rows.values(recipient="anonymisert@invalid", recipient_name="", token=None))
     db.session.execute(
-        rows.where(OutboxMessage.status != SENT).values(
+        rows.where(OutboxMessage.status.not_in((SENT, LOGGED))).values(
             status=FAILED, last_error="anonymised before it could be sent"
         )
     )
@@ -292,13 +367,19 @@ def messages(event: Event | None, status: str | None, page: int) -> tuple[list[O
 
 
 def counts(event: Event | None) -> dict[str, int]:
-    """How many messages are in each state (every state present, zero when none)."""
+    """How many messages are in each state (every state present, zero when none; *logged*
+    only when there are some)."""
     query = _scoped(
         select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status),
         event,
     )
     found = {status: count for status, count in db.session.execute(query)}
-    return {status: found.get(status, 0) for status in STATUS_LABELS}
+    # "Logged" exists only where no MAIL_SERVER is set: shown when there are such messages.
+    return {
+        status: found.get(status, 0)
+        for status in STATUS_LABELS
+        if status != LOGGED or found.get(status)
+    }
 
 
 def retry(message_id: int, event: Event | None = None, now: datetime | None = None) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import uuid
@@ -23,13 +24,16 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app
 
 from .. import recordings, registrations, reminders
+from ..db import write_transaction
 from ..extensions import db
-from ..models import utcnow
+from ..models import OutboxMessage, utcnow
 from . import outbox, transport
-from .messages import compose
-from .transport import PermanentFailure, TemporaryFailure
+from .messages import compose_bytes
+from .transport import ConnectionFailure, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
+#: Messages claimed at a time; each is still renewed right before it is sent.
+BATCH = 100
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -41,53 +45,127 @@ def worker_name() -> str:
     return f"{host}:{os.getpid()}:{threading.get_ident() % 100000}:{uuid.uuid4().hex[:6]}"
 
 
-def deliver_due(limit: int = 100, worker: str | None = None) -> int:
-    """Deliver what is due now over one connection; returns how many went out."""
-    worker = worker or worker_name()
+def deliver_due(
+    limit: int = 100, worker: str | None = None, stop: threading.Event | None = None
+) -> int:
+    """Deliver what is due now over one connection; returns how many went out.
+
+    Each message on its own: the claim is renewed right before it is sent (a message whose
+    claim was lost to another deliverer is skipped), and its outcome is settled in its own
+    transaction, so no transaction stays open across SMTP and an error in one message
+    (any exception) fails or retries that message alone. A connection failure (refused,
+    timed out, not trusted) costs one try: the batch stops and the rest wait as long as the
+    failed message. With `stop` set, the message in hand is finished and the rest released.
+    """
+    return _deliver_batch(limit, worker or worker_name(), stop)[1]
+
+
+def _deliver_batch(limit: int, worker: str, stop: threading.Event | None) -> tuple[int, int]:
+    """(claimed, sent) for one batch."""
     ids = outbox.claim(limit, worker)
     if not ids:
-        return 0
-    batch = []
-    for row in outbox.claimed(ids, worker):
-        try:
-            batch.append((row.id, row.recipient, row.attempts, compose(row), None))
-        except Exception as exc:  # a message that cannot be rendered will never be sent
-            log.exception("outbox message %s could not be rendered", row.id)
-            batch.append((row.id, row.recipient, row.attempts, None, exc))
-    # No transaction stays open across SMTP: each message is settled in its own.
-    db.session.rollback()
+        return 0, 0
+    db.session.remove()
     connection = transport.current().open()
-    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     sent = 0
     try:
-        for message_id, recipient, attempts, message, error in batch:
-            attempts += 1
-            try:
-                if error is not None:
-                    raise PermanentFailure(f"could not be rendered: {error!r}")
-                connection.send(recipient, message)
-            except PermanentFailure as exc:
-                values = outbox.failed_values(attempts, str(exc))
-            except TemporaryFailure as exc:
-                if attempts >= max_attempts:
-                    values = outbox.failed_values(attempts, str(exc))
-                else:
-                    values = outbox.retry_values(attempts, str(exc), utcnow())
-            else:
+        for position, message_id in enumerate(ids):
+            if stop is not None and stop.is_set():
+                outbox.release(ids[position:], worker, utcnow())
+                break
+            outcome = _deliver_one(message_id, worker, connection)
+            if outcome == _SENT:
                 sent += 1
-                values = outbox.sent_values(attempts, utcnow())
-            outbox.settle(message_id, worker, **values)
+            elif isinstance(outcome, datetime):  # the connection failed: retry the rest then
+                outbox.release(ids[position + 1 :], worker, outcome)
+                break
     finally:
         connection.close()
         db.session.remove()
-    return sent
+    return len(ids), sent
 
 
-def deliver_all() -> int:
-    """Deliver batch after batch until nothing is due; returns how many went out."""
+_SENT, _SETTLED, _SKIPPED = "sent", "settled", "skipped"
+
+
+def _deliver_one(message_id: int, worker: str, connection) -> str | datetime:
+    """Send one claimed message: _SENT, _SETTLED or _SKIPPED, or after a connection failure
+    the time the rest of the batch is due again."""
+    row = outbox.held(message_id, worker)
+    if row is None:
+        return _SKIPPED
+    attempts = row.attempts + 1
+    recipient = row.recipient
+    try:
+        if _needs_link(row):
+            _give_link(row)
+        data = compose_bytes(row)
+    except Exception as exc:  # a message that cannot be rendered will never be sent
+        log.exception("outbox message %s could not be rendered", message_id)
+        db.session.rollback()
+        values = outbox.failed_values(attempts, f"could not be rendered: {exc!r}")
+        outbox.settle(message_id, worker, **values)
+        return _SETTLED
+    db.session.rollback()  # end the read: nothing stays open across SMTP
+    if not outbox.renew(message_id, worker):
+        return _SKIPPED
+    outcome: str | datetime = _SETTLED
+    try:
+        connection.send(recipient, data)
+    except ConnectionFailure as exc:
+        log.warning("mail server unusable, this batch stops: %s", exc)
+        values = _temporary(attempts, str(exc))
+        outcome = values.get("next_attempt_at") or utcnow() + outbox.backoff(attempts)
+    except PermanentFailure as exc:
+        values = outbox.failed_values(attempts, str(exc))
+    except TemporaryFailure as exc:
+        values = _temporary(attempts, str(exc))
+    except Exception as exc:  # anything else fails this message alone
+        log.exception("outbox message %s could not be sent", message_id)
+        values = outbox.failed_values(attempts, f"could not be sent: {exc!r}")
+    else:
+        values = outbox.sent_values(attempts, utcnow(), connection.delivered)
+        outcome = _SENT
+    outbox.settle(message_id, worker, **values)
+    return outcome
+
+
+def _temporary(attempts: int, error: str) -> dict:
+    """Retry later, unless this was the last attempt MAIL_MAX_ATTEMPTS allows."""
+    if attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        return outbox.failed_values(attempts, error)
+    return outbox.retry_values(attempts, error, utcnow())
+
+
+def _needs_link(row: OutboxMessage) -> bool:
+    """A message that carries a manage link but lost its token (it failed and was retried)."""
+    kind = outbox.KINDS.get(row.kind)
+    registration = row.registration
+    return bool(
+        kind
+        and kind.link
+        and row.token is None
+        and registration is not None
+        and registration.anonymised_at is None
+    )
+
+
+def _give_link(row: OutboxMessage) -> None:
+    """A fresh manage link for a retried message (the links mailed before still work)."""
+    with write_transaction():
+        row.token = registrations.issue_token(row.registration)
+
+
+def deliver_all(stop: threading.Event | None = None) -> int:
+    """Deliver batch after batch until nothing is due (or `stop` is set); returns how many
+    went out."""
+    worker = worker_name()
     total = 0
-    while sent := deliver_due():
+    while not (stop is not None and stop.is_set()):
+        claimed, sent = _deliver_batch(BATCH, worker, stop)
         total += sent
+        if not claimed:
+            break
     return total
 
 
@@ -149,7 +227,7 @@ class Schedule:
 
 
 def run(app: Flask, stop: threading.Event | None = None, schedule: Schedule | None = None) -> None:
-    """Deliver mail and run due jobs until `stop` is set."""
+    """Deliver mail and run due jobs until `stop` is set (the message in hand is finished)."""
     stop = stop or threading.Event()
     schedule = schedule or Schedule()
     poll = app.config["MAIL_POLL_SECONDS"]
@@ -157,10 +235,24 @@ def run(app: Flask, stop: threading.Event | None = None, schedule: Schedule | No
         try:
             with app.app_context():
                 schedule.run_due()
-                deliver_all()
+                if not stop.is_set():
+                    deliver_all(stop)
         except Exception:  # keep the loop alive; the next pass retries
             log.exception("mail delivery pass failed")
-        outbox.wait_for_mail(min(poll, schedule.seconds_to_next(utcnow())))
+        if not stop.is_set():
+            outbox.wait_for_mail(min(poll, schedule.seconds_to_next(utcnow())))
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM (systemd, docker) and SIGINT (Ctrl-C) set `stop` and wake the loop."""
+
+    def handler(signum, _frame):
+        log.info("signal %s: finishing the message in hand, then stopping", signum)
+        stop.set()
+        outbox.wake()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 _started: set[int] = set()

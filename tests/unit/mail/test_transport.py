@@ -87,7 +87,8 @@ def test_without_mail_server_the_message_goes_to_the_log(
     assert "no MAIL_SERVER" in caplog.text
     assert "kari@kommune.no" in caplog.text and "Loggmøtet" in caplog.text
     (message,) = outbox(ctx)
-    assert message.status == "sent"
+    assert message.status == "logged", "nobody received it: it is not marked sent"
+    assert message.token is None
 
 
 # --- one connection per batch ---------------------------------------------------------------

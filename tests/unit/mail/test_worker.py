@@ -61,14 +61,15 @@ def test_deliver_all_sends_batch_after_batch(ctx, mail_app, smtp, create_event, 
             event, name="Kari", email=f"p{n}@kommune.no", role="ordforer", municipality="0301"
         )
     batches = []
-    deliver_due = worker.deliver_due
+    deliver_batch = worker._deliver_batch
 
-    def small_batches(limit=100, worker=None):
-        sent = deliver_due(limit=3, worker=worker)
+    def recorded(limit, name, stop):
+        claimed, sent = deliver_batch(limit, name, stop)
         batches.append(sent)
-        return sent
+        return claimed, sent
 
-    monkeypatch.setattr(worker, "deliver_due", small_batches)
+    monkeypatch.setattr(worker, "BATCH", 3)
+    monkeypatch.setattr(worker, "_deliver_batch", recorded)
     assert worker.deliver_all() == 7
     assert batches == [3, 3, 1, 0]
     assert len(smtp.messages) == 7
@@ -165,7 +166,7 @@ def test_a_registration_wakes_delivery_at_once_and_runs_no_job(app, smtp, create
 def test_the_loop_survives_a_failing_pass(app, monkeypatch, caplog):
     passes = []
 
-    def failing():
+    def failing(stop=None):
         passes.append(1)
         raise RuntimeError("database is away")
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask_babel import force_locale
 
-from tests.support import deliver, form_token, outbox, within
+from tests.support import deliver, form_token, manage_link, outbox, within
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import outbox as mail_outbox
@@ -167,7 +167,16 @@ def test_a_failed_retry_fails_again_visibly(mail_app, signed_in, failed, smtp):
     ola = message(mail_app, "ola@kommune.no")
     assert (ola.status, ola.attempts) == ("failed", 2)
     assert ola.last_error.startswith("554")
-    assert ola.token  # the manage link can still go out when it is tried once more
+    assert ola.token is None  # no plaintext link stays in the database of a failed message
+
+    # Tried once more, it carries a new manage link that works.
+    signed_in.post(f"/organiser/mail/{ola.id}/retry", data={"csrf_token": csrf(signed_in)})
+    smtp.reply = None
+    deliver(mail_app)
+    assert message(mail_app, "ola@kommune.no").status == "sent"
+    link = manage_link(smtp.to("ola@kommune.no")[-1], "http://webinars.test")
+    page = mail_app.test_client().get(link.removeprefix("http://webinars.test"))
+    assert page.status_code == 200
 
 
 def test_retry_needs_csrf(app, signed_in, failed):
