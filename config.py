@@ -75,6 +75,8 @@ class Config:
     # use redis://… so that they share the counts.
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    #: Keys in the limit storage start with this (several services may share one Redis).
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "webinars"
     RATELIMIT_HEADERS_ENABLED = True
     #: Registration POSTs and login attempts allowed per client address.
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER") or "10 per minute; 60 per hour"

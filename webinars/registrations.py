@@ -265,7 +265,7 @@ def register(
             existing = _active(event, email)
             if existing is None:
                 raise
-            return _send_again(existing, now), False
+            return _send_again(existing, now, by_organiser), False
 
 
 def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Registration, bool]:
@@ -276,7 +276,7 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     earlier = _registrations(event, fields["email"])
     existing = next((r for r in earlier if r.status != Registration.CANCELLED), None)
     if existing is not None:
-        return _send_again(existing, now), False
+        return _send_again(existing, now, by_organiser), False
     prior = max((r.ical_sequence for r in earlier), default=None)
     if _take_seat(event):
         status = Registration.CONFIRMED
@@ -327,8 +327,11 @@ def _active(event: Event, email: str) -> Registration | None:
     )
 
 
-def _send_again(registration: Registration, now: datetime | None) -> Registration:
-    """Mail the confirmation again with one more manage link, at most once per RESEND_AFTER.
+def _send_again(
+    registration: Registration, now: datetime | None, by_organiser: bool = False
+) -> Registration:
+    """Mail the confirmation again with one more manage link, at most once per RESEND_AFTER
+    from the public form (an organiser who adds someone again always re-sends it).
 
     The answer to the person posting the form is the same either way, and the links mailed
     before keep working: registering someone's address again neither floods their inbox
@@ -336,7 +339,7 @@ def _send_again(registration: Registration, now: datetime | None) -> Registratio
     """
     now = now or utcnow()
     last = registration.confirmation_sent_at
-    if last is not None and now - last < RESEND_AFTER:
+    if not by_organiser and last is not None and now - last < RESEND_AFTER:
         return registration
     registration.confirmation_sent_at = now
     messages.queue_confirmation(registration, issue_token(registration), again=True)

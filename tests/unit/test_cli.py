@@ -19,7 +19,6 @@ from werkzeug.security import check_password_hash
 
 from tests.support import form_token, outbox, within
 from webinars import accounts, registrations
-from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import messages
 from webinars.models import Event, Municipality, Organiser, OutboxMessage, Registration, utcnow
@@ -298,9 +297,8 @@ def test_create_refuses_duplicates_short_passwords_and_bad_addresses(
 def test_password_command_ends_old_sessions_and_unlocks(app, runner, client, account):
     assert log_in(client).status_code == 303
     for _ in range(accounts.MAX_FAILED_LOGINS):
-        with within(app):
-            with pytest.raises(accounts.LoginFailed):
-                accounts.authenticate("ola@ks.no", "feil passord her", client="127.0.0.1")
+        with within(app), pytest.raises(accounts.LoginFailed):
+            accounts.authenticate("ola@ks.no", "feil passord her", client="127.0.0.1")
     result = runner.invoke(
         args=["organiser", "password", "ola@ks.no", "--password-stdin"],
         input="et nytt langt passord\n",

@@ -274,3 +274,23 @@ def test_the_pages_need_a_login(client, path):
 
 def test_unknown_event_is_404(signed_in):
     assert signed_in.get("/organiser/events/finnes-ikke/mail").status_code == 404
+
+
+def test_every_organiser_page_warns_while_mail_only_goes_to_the_log(app, signed_in):
+    for path in ("/organiser/events", "/organiser/mail", "/organiser/coverage"):
+        page = signed_in.get(path).text
+        assert "E-post sendes ikke." in page and "MAIL_SERVER" in page, path
+
+
+def test_no_warning_when_mail_is_sent(mail_app, signed_in):
+    assert "E-post sendes ikke." not in signed_in.get("/organiser/events").text
+
+
+def test_logged_messages_are_shown_as_logged_not_sent(
+    app, signed_in, create_event, create_registration
+):
+    create_registration(create_event())
+    deliver(app)
+    page = signed_in.get("/organiser/mail").text
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "Bare logget (ikke sendt) (1)" in words
