@@ -96,6 +96,8 @@ def test_the_limits_can_be_turned_off(app, create_event):
         ).status_code
         for n in range(12)
     }
+    with off.app_context():
+        db.engine.dispose()
     assert statuses == {303}
 
 

@@ -63,6 +63,8 @@ def test_hsts_for_a_year_when_the_public_url_is_https(app, client):
     app.config["PUBLIC_URL"] = "https://webinarer.example.no"
     secure = create_app({**app.config, "SECRET_KEY": "k" * 32})
     response = secure.test_client().get("/healthz")
+    with secure.app_context():
+        db.engine.dispose()
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
@@ -81,6 +83,8 @@ def test_behind_a_trusted_proxy_the_client_address_and_https_are_right(app):
     behind = create_app({**app.config, "TRUSTED_PROXIES": 1})
     behind.add_url_rule("/_whoami", view_func=whoami)
     behind.test_client().get("/_whoami", headers=headers)
+    with behind.app_context():
+        db.engine.dispose()
     assert seen == {"addr": "203.0.113.9", "scheme": "https"}
 
 

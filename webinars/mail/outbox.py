@@ -16,12 +16,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, Update, and_, case, event, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Update, and_, bindparam, case, event, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from ..db import write_transaction
 from ..extensions import db
@@ -233,39 +234,78 @@ def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
     return ids
 
 
-def held(message_id: int, worker: str) -> OutboxMessage | None:
-    """The message if this worker still holds its claim (fresh from the database)."""
-    return db.session.scalar(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.claimed_by == worker,
-            OutboxMessage.status == SENDING,
+def held(ids: Sequence[int], worker: str) -> list[OutboxMessage]:
+    """The messages of `ids` this worker still holds, in order, with what composing needs."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == SENDING,
+            )
+            .order_by(OutboxMessage.id)
+            .options(joinedload(OutboxMessage.registration), joinedload(OutboxMessage.event))
+            .execution_options(populate_existing=True)
         )
-        .execution_options(populate_existing=True)
     )
 
 
-def renew(message_id: int, worker: str, now: datetime | None = None) -> bool:
-    """Extend this worker's claim on a message just before sending it; False if it was lost.
+def settle_and_renew(
+    worker: str,
+    done: Sequence[tuple[int, dict]],
+    next_id: int | None,
+    now: datetime | None = None,
+) -> bool:
+    """Record what delivery did with messages (id, values) and renew the claim on the next
+    one, in one transaction; False if the next one's claim was lost.
 
     A batch can outlive its first lease behind a slow relay; another deliverer may then have
     claimed the rest. Renewing right before each send, and skipping what was lost, means
     no message is sent by two deliverers.
     """
+    if not done and next_id is None:
+        return False
     now = now or utcnow()
-    with write_transaction():
-        result = db.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message_id,
-                OutboxMessage.claimed_by == worker,
-                OutboxMessage.status == SENDING,
+    renewed = False
+    with write_transaction() as session:
+        # Core statements built once, on the transaction's connection: this runs twice per
+        # message, and the ORM's per-statement work was a third of a delivery's time.
+        connection = session.connection()
+        for message_id, values in done:
+            connection.execute(
+                _settle_statement(frozenset(values)),
+                {
+                    "b_id": message_id,
+                    "b_worker": worker,
+                    **{f"v_{k}": v for k, v in values.items()},
+                },
             )
-            .values(claimed_until=now + CLAIM_LEASE)
-            .execution_options(synchronize_session=False)
-        )
-    return result.rowcount == 1
+        if next_id is not None:
+            result = connection.execute(
+                _RENEW, {"b_id": next_id, "b_worker": worker, "b_until": now + CLAIM_LEASE}
+            )
+            renewed = result.rowcount == 1
+    return renewed
+
+
+_TABLE = OutboxMessage.__table__
+_HELD = and_(
+    _TABLE.c.id == bindparam("b_id"),
+    _TABLE.c.claimed_by == bindparam("b_worker"),
+    _TABLE.c.status == SENDING,
+)
+_RENEW = _TABLE.update().where(_HELD).values(claimed_until=bindparam("b_until"))
+
+
+@lru_cache(maxsize=16)
+def _settle_statement(columns: frozenset[str]):
+    """UPDATE … SET the given columns (and release the claim) for one held message."""
+    return (
+        _TABLE.update()
+        .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.claimed_by == bindparam("b_worker"))
+        .values(claimed_by=None, claimed_until=None, **{c: bindparam(f"v_{c}") for c in columns})
+    )
 
 
 def release(ids: Sequence[int], worker: str, due: datetime) -> None:
@@ -293,17 +333,6 @@ def release(ids: Sequence[int], worker: str, due: datetime) -> None:
 def backoff(attempts: int) -> timedelta:
     """How long to wait before the next try after `attempts` temporary failures."""
     return min(RETRY_BASE * (2 ** (attempts - 1)), RETRY_MAX)
-
-
-def settle(message_id: int, worker: str, **values) -> None:
-    """Record what delivery did with a message this worker claimed (its own transaction)."""
-    with write_transaction():
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
-            .values(claimed_by=None, claimed_until=None, **values)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def sent_values(attempts: int, now: datetime, status: str = SENT) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import smtplib
 import ssl
 from email import message_from_bytes, policy
@@ -29,6 +30,7 @@ from . import outbox
 
 log = logging.getLogger(__name__)
 EXTENSION = "webinars.mail_transport"
+_LEADING_DOT = re.compile(rb"^\.", re.M)
 
 
 class TemporaryFailure(Exception):
@@ -102,6 +104,15 @@ class SMTPConnection:
 
     def send(self, recipient: str, data: bytes) -> None:
         """Hand one message (its bytes) to the server; raise a classified failure."""
+        self.start(recipient, data)
+        self.finish()
+
+    def start(self, recipient: str, data: bytes) -> None:
+        """MAIL, RCPT and DATA with the message, without reading the server's last answer.
+
+        The caller can do other work while the server takes the message in, then calls
+        `finish`. (What smtplib's sendmail does, split at that point.)
+        """
         try:
             if self.host is None:
                 state = current_app.extensions["mail"]
@@ -109,10 +120,25 @@ class SMTPConnection:
         except Exception as exc:
             # Refused, timed out, TLS not trusted, login refused: no message can go now.
             raise ConnectionFailure(f"{type(exc).__name__}: {exc}") from exc
+        host = self.host
         try:
-            self.host.sendmail(self.sender, [recipient], data)
+            host.ehlo_or_helo_if_needed()
+            code, answer = host.mail(self.sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, answer, self.sender)
+            code, answer = host.rcpt(recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, answer)})
+            host.putcmd("data")
+            code, answer = host.getreply()
+            if code != 354:
+                raise smtplib.SMTPDataError(code, answer)
+            # Dot-stuffing and the end marker, as smtplib's data() writes them.
+            body = _LEADING_DOT.sub(b"..", data)
+            host.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
-            # A refusal leaves the connection usable (smtplib sent RSET) for the rest.
+            # A refusal leaves the connection usable (after RSET) for the rest.
+            self._reset()
             raise classify(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
@@ -122,6 +148,17 @@ class SMTPConnection:
             # is not ASCII): this message fails alone, the connection is reset for the rest.
             self._reset()
             raise PermanentFailure(f"cannot be sent: {type(exc).__name__}: {exc}") from exc
+
+    def finish(self) -> None:
+        """Read the server's answer to the message `start` sent; raise a classified failure."""
+        try:
+            code, answer = self.host.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise ConnectionFailure(f"{type(exc).__name__}: {exc}") from exc
+        if code != 250:
+            self._reset()
+            raise classify(smtplib.SMTPDataError(code, answer))
 
     def _reset(self) -> None:
         try:
@@ -144,7 +181,13 @@ class LogConnection:
     delivered = outbox.LOGGED
 
     def send(self, recipient: str, data: bytes) -> None:
+        self.start(recipient, data)
+
+    def start(self, recipient: str, data: bytes) -> None:
         log.info("Mail (no MAIL_SERVER set, written to the log, not sent):\n%s", readable(data))
+
+    def finish(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -17,6 +17,7 @@ import signal
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,18 +47,35 @@ def worker_name() -> str:
 
 
 def deliver_due(
-    limit: int = 100, worker: str | None = None, stop: threading.Event | None = None
+    limit: int = BATCH, worker: str | None = None, stop: threading.Event | None = None
 ) -> int:
-    """Deliver what is due now over one connection; returns how many went out.
+    """Deliver what is due now (one batch, one connection); returns how many went out.
 
-    Each message on its own: the claim is renewed right before it is sent (a message whose
-    claim was lost to another deliverer is skipped), and its outcome is settled in its own
-    transaction, so no transaction stays open across SMTP and an error in one message
-    (any exception) fails or retries that message alone. A connection failure (refused,
-    timed out, not trusted) costs one try: the batch stops and the rest wait as long as the
-    failed message. With `stop` set, the message in hand is finished and the rest released.
+    Each message on its own: the claim is renewed before it is sent (a message whose claim
+    was lost to another deliverer is skipped), and its outcome is settled in a short
+    transaction of its own, so no transaction stays open across SMTP and an error in one
+    message (any exception) fails or retries that message alone. A connection failure
+    (refused, timed out, not trusted) costs one try: the batch stops and the rest wait as
+    long as the failed message. With `stop` set, the message in hand is finished and the
+    rest released.
     """
     return _deliver_batch(limit, worker or worker_name(), stop)[1]
+
+
+def deliver_all(stop: threading.Event | None = None) -> int:
+    """Deliver batch after batch until nothing is due (or `stop` is set); returns how many
+    went out."""
+    worker = worker_name()
+    total = 0
+    while not (stop is not None and stop.is_set()):
+        claimed, sent = _deliver_batch(BATCH, worker, stop)
+        total += sent
+        if not claimed:
+            break
+    return total
+
+
+Prepared = tuple[int, str, int, "bytes | Exception"]
 
 
 def _deliver_batch(limit: int, worker: str, stop: threading.Event | None) -> tuple[int, int]:
@@ -65,69 +83,111 @@ def _deliver_batch(limit: int, worker: str, stop: threading.Event | None) -> tup
     ids = outbox.claim(limit, worker)
     if not ids:
         return 0, 0
-    db.session.remove()
+    prepared = _prepare(ids, worker)
+    db.session.remove()  # no transaction stays open across SMTP
+    try:
+        return len(ids), _send_batch(prepared, worker, stop)
+    finally:
+        db.session.remove()
+
+
+def _send_batch(prepared: list[Prepared], worker: str, stop: threading.Event | None) -> int:
+    """Send a rendered batch over one connection; returns how many went out.
+
+    While the server takes in one message (after its data is sent, before its answer is
+    read), the outcome of the one before is written and the claim on the next renewed: that
+    transaction costs no time of its own.
+    """
+    waiting = deque(prepared)
+    done: list[tuple[int, dict]] = []  # outcomes not yet written
+
+    def advance() -> Prepared | None:
+        """Write the outcomes so far and renew the claim on the next message to send."""
+        while waiting and not (stop is not None and stop.is_set()):
+            message_id, recipient, attempts, data = item = waiting.popleft()
+            if isinstance(data, Exception):
+                error = f"could not be rendered: {data!r}"
+                done.append((message_id, outbox.failed_values(attempts, error)))
+                continue
+            renewed = outbox.settle_and_renew(worker, done, message_id)
+            done.clear()
+            if renewed:
+                return item
+            # Lost: another deliverer holds it (our lease ran out behind a slow relay).
+        if done:
+            outbox.settle_and_renew(worker, done, None)
+            done.clear()
+        return None
+
     connection = transport.current().open()
     sent = 0
     try:
-        for position, message_id in enumerate(ids):
-            if stop is not None and stop.is_set():
-                outbox.release(ids[position:], worker, utcnow())
-                break
-            outcome = _deliver_one(message_id, worker, connection)
-            if outcome == _SENT:
+        current = advance()
+        while current is not None:
+            message_id, recipient, attempts, data = current
+            following = None
+            try:
+                connection.start(recipient, data)
+                following = advance()  # while the server takes the message in
+                connection.finish()
+            except Exception as exc:
+                values, retry_at = _failure(exc, message_id, attempts)
+            else:
+                values, retry_at = (
+                    outbox.sent_values(attempts, utcnow(), connection.delivered),
+                    None,
+                )
                 sent += 1
-            elif isinstance(outcome, datetime):  # the connection failed: retry the rest then
-                outbox.release(ids[position + 1 :], worker, outcome)
+            done.append((message_id, values))
+            if retry_at is not None:  # the connection failed: the rest waits as long
+                rest = ([following[0]] if following else []) + [item[0] for item in waiting]
+                waiting.clear()
+                advance()
+                outbox.release(rest, worker, retry_at)
                 break
+            current = following if following is not None else advance()
+        advance()
+        if waiting:  # stopped: the rest is due again at once, for any deliverer
+            outbox.release([item[0] for item in waiting], worker, utcnow())
     finally:
         connection.close()
-        db.session.remove()
-    return len(ids), sent
+    return sent
 
 
-_SENT, _SETTLED, _SKIPPED = "sent", "settled", "skipped"
+def _prepare(ids: list[int], worker: str) -> list[Prepared]:
+    """Render a batch up front (one query, no writes between): (id, recipient, attempts
+    counting this one, the bytes to send or why they could not be made)."""
+    rows = outbox.held(ids, worker)
+    relink = [row for row in rows if _needs_link(row)]
+    if relink:
+        with write_transaction():
+            for row in relink:
+                row.token = registrations.issue_token(row.registration)
+    prepared: list[Prepared] = []
+    for row in rows:
+        try:
+            data: bytes | Exception = compose_bytes(row)
+        except Exception as exc:  # a message that cannot be rendered will never be sent
+            log.exception("outbox message %s could not be rendered", row.id)
+            data = exc
+        prepared.append((row.id, row.recipient, row.attempts + 1, data))
+    return prepared
 
 
-def _deliver_one(message_id: int, worker: str, connection) -> str | datetime:
-    """Send one claimed message: _SENT, _SETTLED or _SKIPPED, or after a connection failure
-    the time the rest of the batch is due again."""
-    row = outbox.held(message_id, worker)
-    if row is None:
-        return _SKIPPED
-    attempts = row.attempts + 1
-    recipient = row.recipient
-    try:
-        if _needs_link(row):
-            _give_link(row)
-        data = compose_bytes(row)
-    except Exception as exc:  # a message that cannot be rendered will never be sent
-        log.exception("outbox message %s could not be rendered", message_id)
-        db.session.rollback()
-        values = outbox.failed_values(attempts, f"could not be rendered: {exc!r}")
-        outbox.settle(message_id, worker, **values)
-        return _SETTLED
-    db.session.rollback()  # end the read: nothing stays open across SMTP
-    if not outbox.renew(message_id, worker):
-        return _SKIPPED
-    outcome: str | datetime = _SETTLED
-    try:
-        connection.send(recipient, data)
-    except ConnectionFailure as exc:
+def _failure(exc: Exception, message_id: int, attempts: int) -> tuple[dict, datetime | None]:
+    """What a failed send makes of the message, and when the rest of the batch is due again
+    if the connection itself failed."""
+    if isinstance(exc, ConnectionFailure):
         log.warning("mail server unusable, this batch stops: %s", exc)
         values = _temporary(attempts, str(exc))
-        outcome = values.get("next_attempt_at") or utcnow() + outbox.backoff(attempts)
-    except PermanentFailure as exc:
-        values = outbox.failed_values(attempts, str(exc))
-    except TemporaryFailure as exc:
-        values = _temporary(attempts, str(exc))
-    except Exception as exc:  # anything else fails this message alone
-        log.exception("outbox message %s could not be sent", message_id)
-        values = outbox.failed_values(attempts, f"could not be sent: {exc!r}")
-    else:
-        values = outbox.sent_values(attempts, utcnow(), connection.delivered)
-        outcome = _SENT
-    outbox.settle(message_id, worker, **values)
-    return outcome
+        return values, values.get("next_attempt_at") or utcnow() + outbox.backoff(attempts)
+    if isinstance(exc, PermanentFailure):
+        return outbox.failed_values(attempts, str(exc)), None
+    if isinstance(exc, TemporaryFailure):
+        return _temporary(attempts, str(exc)), None
+    # Anything else fails this message alone.
+    log.error("outbox message %s could not be sent", message_id, exc_info=exc)
+    return outbox.failed_values(attempts, f"could not be sent: {exc!r}"), None
 
 
 def _temporary(attempts: int, error: str) -> dict:
@@ -154,19 +214,6 @@ def _give_link(row: OutboxMessage) -> None:
     """A fresh manage link for a retried message (the links mailed before still work)."""
     with write_transaction():
         row.token = registrations.issue_token(row.registration)
-
-
-def deliver_all(stop: threading.Event | None = None) -> int:
-    """Deliver batch after batch until nothing is due (or `stop` is set); returns how many
-    went out."""
-    worker = worker_name()
-    total = 0
-    while not (stop is not None and stop.is_set()):
-        claimed, sent = _deliver_batch(BATCH, worker, stop)
-        total += sent
-        if not claimed:
-            break
-    return total
 
 
 # --- the schedule ---------------------------------------------------------------------------
