@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 # The key `make run` signs sessions with: made once, readable by its owner only.
 SECRET_KEY_FILE := instance/secret_key
 
-.PHONY: run test install install-dev translations messages lint bench constraints clean
+.PHONY: run organiser test install install-dev translations messages lint bench constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ run: install $(SECRET_KEY_FILE)
 	$(FLASK) db upgrade && \
 	$(FLASK) seed akson && \
 	PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# An organiser account for `make run`'s database: make organiser EMAIL=you@example.org
+organiser: install $(SECRET_KEY_FILE)
+	SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" $(FLASK) organiser create $(EMAIL)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
