@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from tests.support import outbox as rows_of
 from webinars import registrations
@@ -149,3 +149,26 @@ def test_every_message_function_queues_a_registered_kind(ctx, create_event, crea
     registrations.cancel(first)  # cancellation, and a promotion for the second
     kinds = {row.kind for row in db.session.scalars(select(OutboxMessage))}
     assert kinds == set(outbox.KINDS)
+
+
+def test_on_postgresql_a_claim_skips_rows_another_deliverer_has_locked(
+    ctx, db_url, create_event, create_registration
+):
+    """FOR UPDATE SKIP LOCKED: a deliverer in the middle of claiming does not make the next
+    one wait; each takes different messages."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite's BEGIN IMMEDIATE serialises claims")
+    event = create_event()
+    for n in range(3):
+        create_registration(event, f"p{n}@kommune.no")
+    first_id = min(row.id for row in rows_of(ctx))
+    other = create_engine(db_url)
+    try:
+        with other.connect() as conn, conn.begin():
+            # Another deliverer holds the first message's row, mid-claim.
+            conn.execute(text("SELECT id FROM outbox WHERE id = :id FOR UPDATE"), {"id": first_id})
+            db.session.execute(text("SET lock_timeout = '2s'"))  # waiting would fail
+            claimed = outbox.claim(10, "second-deliverer")
+        assert first_id not in claimed and len(claimed) == 2
+    finally:
+        other.dispose()

@@ -294,3 +294,19 @@ def test_logged_messages_are_shown_as_logged_not_sent(
     page = signed_in.get("/organiser/mail").text
     words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
     assert "Bare logget (ikke sendt) (1)" in words
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["https://evil.test/organiser/mail", "//evil.test/organiser/mail", "/organiser/logout",
+     "/\\\\evil.test/organiser/", "/"],
+)  # fmt: skip
+def test_open_redirect_the_outbox_form_checks_next_as_login_does(
+    mail_app, signed_in, failed, next_url
+):
+    ola = message(mail_app, "ola@kommune.no")
+    response = signed_in.post(
+        f"/organiser/mail/{ola.id}/retry", data={"csrf_token": csrf(signed_in), "next": next_url}
+    )
+    assert response.status_code == 303
+    assert response.location == "/organiser/mail"
