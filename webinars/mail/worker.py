@@ -128,16 +128,20 @@ def _send_batch(prepared: list[Prepared], worker: str, stop: threading.Event | N
             following = None
             try:
                 connection.start(recipient, data)
-                following = advance()  # while the server takes the message in
-                connection.finish()
             except Exception as exc:
                 values, retry_at = _failure(exc, message_id, attempts)
             else:
-                values, retry_at = (
-                    outbox.sent_values(attempts, utcnow(), connection.delivered),
-                    None,
-                )
-                sent += 1
+                # While the server takes the message in: write, renew the next. (Outside
+                # the try: a database error here is not this message's failure.)
+                following = advance()
+                try:
+                    connection.finish()
+                except Exception as exc:
+                    values, retry_at = _failure(exc, message_id, attempts)
+                else:
+                    values = outbox.sent_values(attempts, utcnow(), connection.delivered)
+                    retry_at = None
+                    sent += 1
             done.append((message_id, values))
             if retry_at is not None:  # the connection failed: the rest waits as long
                 rest = ([following[0]] if following else []) + [item[0] for item in waiting]
