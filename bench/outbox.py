@@ -22,6 +22,7 @@ import argparse
 import multiprocessing
 import os
 import re
+import resource
 import smtplib
 import sqlite3
 import statistics
@@ -144,7 +145,9 @@ def run_baseline(port: int, messages: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def run_service(env: dict[str, str]) -> tuple[float, str]:
+def run_service(env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds of the process, and what it printed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [str(BIN / "flask"), "--app", "wsgi", "mail", "send"],
@@ -155,9 +158,11 @@ def run_service(env: dict[str, str]) -> tuple[float, str]:
         timeout=600,
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise RuntimeError(f"flask mail send failed:\n{done.stdout}{done.stderr}")
-    return seconds, done.stdout.strip()
+    return seconds, cpu, done.stdout.strip()
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -213,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                     "MAIL_PORT": str(server.port),
                 }
                 server.ask("reset")
-                service, said = run_service(env)
+                service, cpu, said = run_service(env)
                 got = Counter(server.ask("report"))
                 states = outbox_states(copy)
                 exactly_once = len(got) == args.messages and set(got.values()) == {1}
@@ -221,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 ok = ok and exactly_once and all_sent
                 rows.append((base, service))
                 print(
-                    f"run {run}: baseline {base:6.2f} s   flask mail send {service:6.2f} s   "
-                    f"ratio {service / base:4.2f}x   ({said}; server received "
+                    f"run {run}: baseline {base:6.2f} s   flask mail send {service:6.2f} s "
+                    f"(CPU {cpu:.2f} s)   ratio {service / base:4.2f}x   ({said}; server received "
                     f"{sum(got.values())}, {len(got)} distinct; outbox {dict(states)})"
                 )
     finally:

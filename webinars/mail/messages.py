@@ -16,6 +16,7 @@ from email import message_from_bytes, policy
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
@@ -220,9 +221,8 @@ def build_message(
     registry and generator took two thirds of a delivery's time. Every header value is one
     line (no CR or LF can add a header); non-ASCII names and subjects are encoded words.
     """
-    sender_name, sender_address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     headers = [
-        ("From", _address(sender_name, sender_address)),
+        ("From", _sender(current_app.config["MAIL_DEFAULT_SENDER"])),
         ("To", _address(recipient_name, recipient)),
         *([("Reply-To", reply_to)] if reply_to else []),
         ("Subject", _encoded("Subject", subject)),
@@ -261,6 +261,12 @@ def build_message(
     headers.append(("Content-Type", content_type))
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     return head.encode("ascii") + b"\r\n" + body
+
+
+@lru_cache(maxsize=8)
+def _sender(configured: str) -> str:
+    """The From header for MAIL_DEFAULT_SENDER (parsed once, not for every message)."""
+    return _address(*parseaddr(configured))
 
 
 def _one_line(value: str) -> str:
