@@ -10,7 +10,14 @@ from webinars import registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import messages
-from webinars.models import Event, Municipality, OutboxMessage, Registration, utcnow
+from webinars.models import (
+    Event,
+    Municipality,
+    OutboxMessage,
+    Registration,
+    RegistrationToken,
+    utcnow,
+)
 
 PERSON = {"name": "Kari Nordmann", "role": "ordforer", "municipality": "0301"}
 #: Bindal: Nord, county 18 (Nordland), so every rule below would let it in were it active.
@@ -308,3 +315,22 @@ def test_status_counts_by_event_report_every_status_of_each_event(ctx, create_ev
         second.id: {"confirmed": 0, "waitlisted": 0, "cancelled": 1}
     }
     assert registrations.status_counts(quiet) == {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
+
+
+# --- anonymising ------------------------------------------------------------------------------
+
+
+def test_anonymising_kills_every_manage_link_of_a_registration(ctx, create_event):
+    start = utcnow() - timedelta(days=400)
+    event = create_event(
+        starts_at=start + timedelta(days=14), ends_at=start + timedelta(days=14, hours=1)
+    )
+    registration, _ = register(event, now=start)
+    register(event, now=start + registrations.RESEND_AFTER)  # a second link, mailed again
+    tokens = [manage_token(message) for message in queued("confirmation")]
+    assert len(tokens) == 2
+    assert all(registrations.find_by_token(token) == registration for token in tokens)
+
+    assert registrations.anonymise_old_registrations(utcnow()) == 1
+    assert [registrations.find_by_token(token) for token in tokens] == [None, None]
+    assert count(RegistrationToken) == 0
