@@ -3,9 +3,10 @@
 A message is queued in the caller's write transaction: its kind, template, recipient, the
 registration and event it is about, a JSON context and, for invites, the calendar METHOD and
 SEQUENCE reserved for the registrant. The deliverer (mail/worker.py) claims due messages
-with conditional UPDATEs, so any number of deliverers can run without sending one twice,
-and settles each one as sent, retrying or failed. When a transaction that queued mail
-commits, this process's deliverer is woken.
+(FOR UPDATE SKIP LOCKED on PostgreSQL) for a lease it renews before each send, so any
+number of deliverers can run without sending one twice, and settles each one as sent,
+logged (no MAIL_SERVER), retrying or failed. When a transaction that queued mail commits,
+this process's deliverer is woken.
 """
 
 from __future__ import annotations

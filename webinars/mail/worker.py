@@ -6,7 +6,8 @@ the recording mail, anonymisation) run on their own intervals, not on every wake
 registration wakes delivery only. Every job is safe to run as often as it likes and in
 several processes at once, so each process keeps its own schedule.
 
-It runs as a thread in each web process (the default) or as `flask mail worker`.
+It runs as a thread in each web process (the default) or as `flask mail worker`, which
+stops on SIGTERM or SIGINT after the message in hand.
 """
 
 from __future__ import annotations
