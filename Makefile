@@ -5,19 +5,24 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev translations messages lint bench clean
+CONSTRAINTS := constraints.txt
+# The key `make run` signs sessions with: made once, readable by its owner only.
+SECRET_KEY_FILE := instance/secret_key
+
+.PHONY: run organiser test install install-dev translations messages lint bench constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Installed markers make repeated runs fast; they are rebuilt when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installed markers make repeated runs fast; they are rebuilt when pyproject.toml or the
+# constraints change. Every install takes the exact versions in constraints.txt.
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -34,10 +39,21 @@ messages: | $(BIN)/python
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o webinars/translations/messages.pot .
 	$(BIN)/pybabel update -i webinars/translations/messages.pot -d webinars/translations
 
-run: install
-	$(FLASK) db upgrade
-	$(FLASK) seed akson
+$(SECRET_KEY_FILE):
+	@mkdir -p $(dir $@)
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+	@chmod 600 $@
+
+# SECRET_KEY from the environment wins; otherwise the one in instance/secret_key.
+run: install $(SECRET_KEY_FILE)
+	export SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" && \
+	$(FLASK) db upgrade && \
+	$(FLASK) seed akson && \
 	PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# An organiser account for `make run`'s database: make organiser EMAIL=you@example.org
+organiser: install $(SECRET_KEY_FILE)
+	SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" $(FLASK) organiser create $(EMAIL)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -47,6 +63,14 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/register.py
+	$(BIN)/python bench/outbox.py
+
+# After changing dependencies: the versions a fresh install resolves, written down.
+constraints:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip && .venv-lock/bin/pip install --quiet -e '.[dev]'
+	(sed -n '1,2p' $(CONSTRAINTS); .venv-lock/bin/pip freeze --exclude-editable) > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite* .pytest_cache

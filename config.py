@@ -1,6 +1,7 @@
 """Every setting of the service: environment variable, default and type, read here only."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -31,7 +32,9 @@ def database_url(value: str | None) -> str:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    #: No default: without it the app refuses to start, except in debug and tests (see
+    #: create_app). `make run` makes one in instance/secret_key.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
     PUBLIC_URL = (os.environ.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
 
@@ -46,6 +49,7 @@ class Config:
     # Flask-Mail would suppress sending whenever TESTING is on; our tests talk to a real
     # SMTP server, and "no MAIL_SERVER" is what sends mail to the log.
     MAIL_SUPPRESS_SEND = False
+    #: Seconds: bounds the SMTP connect and every command (Flask-Mail has no timeout).
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT") or 30)
     #: Deliver the outbox from a thread inside the web process (off when `mail worker` runs).
     MAIL_DELIVERY_THREAD = env_bool("MAIL_DELIVERY_THREAD", True)
@@ -62,6 +66,24 @@ class Config:
     #: tests choose a cheap scrypt, as Django's own test settings do for their hasher.
     PASSWORD_HASH = "scrypt"
 
+    #: Reverse proxies in front whose X-Forwarded-For and X-Forwarded-Proto are trusted.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES") or 0)
+    #: Bodies above this get 413 before anything is read into memory (1 MiB).
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # Flask-Limiter's own names. memory:// counts per process; with several gunicorn workers
+    # use redis://… so that they share the counts.
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    #: Keys in the limit storage start with this (several services may share one Redis).
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "webinars"
+    RATELIMIT_HEADERS_ENABLED = True
+    #: Registration POSTs and login attempts allowed per client address.
+    RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER") or "10 per minute; 60 per hour"
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN") or "10 per minute"
+
+    #: Organiser sessions end after this long without a request.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_URL.startswith("https://"))

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import multiprocessing
 import os
 import re
@@ -99,7 +98,6 @@ def fill(db_path: Path, rows: int) -> int:
                     "role": ROLES[i % len(ROLES)],
                     "municipality_number": numbers[i % 292],
                     "organisation": organisation,
-                    "token_hash": hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
                     "status": "cancelled" if i % 50 == 0 else "confirmed",
                     "locale": "nb",
                     "ical_sequence": 0,

@@ -41,13 +41,29 @@ from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.ical import calendar_uid
 from webinars.mail import transport
-from webinars.models import Event, Municipality, OutboxMessage, Registration, utcnow
+from webinars.models import (
+    Event,
+    Municipality,
+    OutboxMessage,
+    Registration,
+    RegistrationToken,
+    utcnow,
+)
 from webinars.municipalities import load_register, read_register
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
-TABLES = ["outbox", "materials", "registrations", "events", "organisers", "municipalities"]
+TABLES = [
+    "outbox",
+    "materials",
+    "registration_tokens",
+    "registrations",
+    "events",
+    "login_failures",
+    "organisers",
+    "municipalities",
+]
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "webinars" / "translations"
 
 
@@ -142,6 +158,8 @@ def app(db_url, app_config):
         "MAIL_DEFAULT_SENDER": "Webinarer <noreply@webinars.test>",
         # Production's scrypt costs ~0.1 s a hash on purpose; the same algorithm, cheaper.
         "PASSWORD_HASH": TEST_PASSWORD_HASH,
+        # Tests post many forms from one address; the limit tests turn the limits on.
+        "RATELIMIT_ENABLED": False,
     }
     config.update(app_config)
     app = create_app(config)
@@ -259,7 +277,7 @@ def registered(app):
                     email=f"p{n}@kommune.no",
                     role="ordforer",
                     municipality_number=municipality,
-                    token_hash=registrations.hash_token(f"token-{n}"),
+                    tokens=[RegistrationToken(token_hash=registrations.hash_token(f"token-{n}"))],
                     status=status,
                 )
             )

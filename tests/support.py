@@ -5,6 +5,7 @@ Fixtures live in conftest.py; what a test imports by name lives here.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import re
 import socket
@@ -103,11 +104,13 @@ def csrf_from_session(client) -> str:
 
 
 class Inbox:
-    """What an aiosmtpd server on loopback received; `reply` makes it answer RCPT with a code."""
+    """What an aiosmtpd server on loopback received; `reply` makes it answer RCPT with a code,
+    `delay` makes it a slow relay (seconds before it answers DATA)."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         self.messages: list = []
         self.reply: str | None = None
+        self.delay = delay
         self.lock = threading.Lock()
         self.port = 0
 
@@ -118,6 +121,8 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(
                 (envelope, email.message_from_bytes(envelope.content, policy=policy.default))
@@ -138,10 +143,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_smtp(inbox: Inbox):
-    """Run a real SMTP server (aiosmtpd) on a free loopback port that hands mail to `inbox`."""
+def serve_smtp(inbox: Inbox, **kwargs):
+    """Run a real SMTP server (aiosmtpd) on a free loopback port that hands mail to `inbox`;
+    `kwargs` go to aiosmtpd's Controller (e.g. tls_context, server_kwargs)."""
     inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, **kwargs)
     controller.start()
     try:
         yield inbox

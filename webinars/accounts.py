@@ -6,14 +6,16 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import write_transaction
 from .extensions import db
-from .models import Organiser, utcnow
+from .models import LoginFailure, Organiser, utcnow
 
-#: Failed logins in a row before the account is locked, and for how long.
+#: Wrong passwords in a row from one client address before the account is locked for that
+#: address, and for how long.
 MAX_FAILED_LOGINS = 5
 LOCK_DURATION = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
@@ -24,15 +26,7 @@ class AccountError(Exception):
 
 
 class LoginFailed(Exception):
-    """Wrong e-mail or password, or a locked account: the same answer for all three."""
-
-
-class AccountLocked(Exception):
-    """The right password for an account that is locked after too many failures."""
-
-    def __init__(self, until: datetime):
-        super().__init__(until.isoformat())
-        self.until = until
+    """Wrong e-mail or password, or a locked account: the same answer for all of them."""
 
 
 def _hash(password: str) -> str:
@@ -87,8 +81,7 @@ def set_password(email: str, password: str) -> Organiser:
             raise AccountError(f"No organiser has the e-mail {email.strip().lower()}.")
         organiser.password_hash = _hash(password)
         organiser.session_version += 1
-        organiser.failed_logins = 0
-        organiser.locked_until = None
+        db.session.execute(delete(LoginFailure).where(LoginFailure.organiser_id == organiser.id))
     return organiser
 
 
@@ -97,40 +90,71 @@ def _check_password(password: str) -> None:
         raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
 
 
-def authenticate(email: str, password: str, now: datetime | None = None) -> Organiser:
+def authenticate(
+    email: str, password: str, client: str = "unknown", now: datetime | None = None
+) -> Organiser:
     """The organiser with this e-mail and password; counts failures and locks.
 
     A wrong password, an unknown e-mail and a locked account all raise LoginFailed, so the
-    answer never tells whether an address has an account. Only someone who gives the right
-    password to a locked account learns that it is locked (AccountLocked).
+    answer never tells whether an address has an account or a password was right. The lock
+    is kept per account and client address: MAX_FAILED_LOGINS wrong passwords in a row from
+    one address lock the account for that address for LOCK_DURATION, and every attempt from
+    it while locked counts too (the password is not even checked). Someone who knows an
+    organiser's address can so lock out only themselves; the per-client rate limit on the
+    login page bounds how many accounts one address can try.
     """
     now = now or utcnow()
+    client = client[:64]
     organiser = find(email)
     if organiser is None:
         check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH"]), password)
         raise LoginFailed()
-    failed = False
+    correct = False
     with write_transaction():
-        # Lock the row: two parallel guesses must both be counted.
-        db.session.refresh(organiser, with_for_update=True)
-        correct = check_password_hash(organiser.password_hash, password)
-        until = organiser.locked_until
-        if until is not None and until > now:
-            if correct:
-                raise AccountLocked(until)
-            raise LoginFailed()
-        if correct:
-            organiser.failed_logins = 0
-            organiser.locked_until = None
+        failure = _failure_row(organiser, client)
+        if failure.locked_until is not None and failure.locked_until > now:
+            # Locked: the same work and the same answer as a wrong password, whatever it was.
+            check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH"]), password)
+            failure.failures += 1
+        elif check_password_hash(organiser.password_hash, password):
+            correct = True
+            db.session.delete(failure)
         else:
-            failed = True
-            organiser.failed_logins += 1
-            if organiser.failed_logins >= MAX_FAILED_LOGINS:
-                organiser.failed_logins = 0
-                organiser.locked_until = now + LOCK_DURATION
-    if failed:
+            failure.failures += 1
+            if failure.failures >= MAX_FAILED_LOGINS:
+                failure.failures = 0
+                failure.locked_until = now + LOCK_DURATION
+    if not correct:
         raise LoginFailed()
     return organiser
+
+
+def _failure_row(organiser: Organiser, client: str) -> LoginFailure:
+    """This account's failures from this client, locked for the transaction (new if none)."""
+    key = {"organiser_id": organiser.id, "client": client}
+    # INSERT … ON CONFLICT DO NOTHING, then lock the row: two parallel first guesses must
+    # both be counted, and neither may fail on the other's insert.
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(insert(LoginFailure).values(**key, failures=0).on_conflict_do_nothing())
+    return db.session.scalars(
+        select(LoginFailure)
+        .filter_by(**key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def failures(organiser: Organiser) -> list[LoginFailure]:
+    """The wrong-password counts and locks on this account, by client address."""
+    return list(
+        db.session.scalars(
+            select(LoginFailure)
+            .where(LoginFailure.organiser_id == organiser.id)
+            .order_by(LoginFailure.client)
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def end_sessions(organiser: Organiser) -> None:

@@ -53,13 +53,11 @@ def mail_send():
 @mail_cli.command("worker")
 def mail_worker():
     """Deliver mail and run periodic jobs until stopped (run one or more in production)."""
-    click.echo("Delivering mail; stop with Ctrl-C.")
+    click.echo("Delivering mail; stop with Ctrl-C or SIGTERM.")
     stop = threading.Event()
-    try:
-        worker.run(current_app._get_current_object(), stop)
-    except KeyboardInterrupt:
-        stop.set()
-        sys.exit(0)
+    worker.stop_on_signals(stop)
+    worker.run(current_app._get_current_object(), stop)
+    click.echo("Stopped.")
 
 
 @registrations_cli.command("anonymise")

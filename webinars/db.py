@@ -81,11 +81,11 @@ def _end_read(session: Session) -> None:
     """End a transaction that only read, keeping its objects loaded (nothing was written)."""
     if not session.in_transaction():
         return
-    session.expire_on_commit = False
+    expire, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()
     finally:
-        session.expire_on_commit = True
+        session.expire_on_commit = expire
 
 
 def lock_event(row: Event) -> Event:

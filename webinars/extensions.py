@@ -1,6 +1,8 @@
 """Flask extensions, created unbound and bound in create_app()."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -23,3 +25,6 @@ mail = Mail()
 csrf = CSRFProtect()
 babel = Babel()
 login = LoginManager()
+#: Limits per client address (behind TRUSTED_PROXIES, the forwarded one); configured by
+#: Flask-Limiter's own RATELIMIT_* settings, the routes name their limits.
+limiter = Limiter(key_func=get_remote_address)

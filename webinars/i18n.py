@@ -2,6 +2,7 @@
 out in it (dates in the event's own time zone)."""
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
@@ -90,13 +91,18 @@ def zone_label(value: datetime, zone: str) -> str:
 
 def event_when(event) -> str:
     """'tirsdag 5. mai 2020 kl. 14:00–15:30' for an event, in its own zone."""
-    start, end = event.starts_at, event.ends_at
-    label = zone_label(start, event.timezone)
-    zone = ZoneInfo(event.timezone)
+    return _event_when(event.starts_at, event.ends_at, event.timezone, _locale())
+
+
+@lru_cache(maxsize=256)
+def _event_when(start: datetime, end: datetime, timezone: str, locale: str) -> str:
+    """The same, kept: every mail about an event writes it, in one of two languages."""
+    label = zone_label(start, timezone)
+    zone = ZoneInfo(timezone)
     if start.astimezone(zone).date() == end.astimezone(zone).date():
-        text = f"{long_datetime(start, event.timezone)}–{clock(end, event.timezone)}"
+        text = f"{long_datetime(start, timezone)}–{clock(end, timezone)}"
     else:
-        text = f"{long_datetime(start, event.timezone)} – {long_datetime(end, event.timezone)}"
+        text = f"{long_datetime(start, timezone)} – {long_datetime(end, timezone)}"
     return f"{text} ({label})" if label else text
 
 

@@ -215,8 +215,6 @@ class Registration(db.Model):
         ForeignKey("municipalities.number"), index=True
     )
     organisation: Mapped[str] = mapped_column(String(200), default="")
-    #: SHA-256 of the manage token; the token itself is only ever in the registrant's mail.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: confirmed, waitlisted or cancelled.
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
     #: Language of the pages the registrant used; their e-mails follow it.
@@ -231,9 +229,30 @@ class Registration(db.Model):
     reminded_hour_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recording_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the confirmation was last queued, so a repeat registration re-sends it rarely.
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(back_populates="registrations")
     municipality: Mapped[Municipality] = relationship()
+    tokens: Mapped[list[RegistrationToken]] = relationship(
+        back_populates="registration", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RegistrationToken(db.Model):
+    """One manage link of a registration; every link mailed stays valid until anonymisation."""
+
+    __tablename__ = "registration_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    #: SHA-256 of the manage token; the token itself is only ever in the registrant's mail.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    registration: Mapped[Registration] = relationship(back_populates="tokens")
 
 
 class Organiser(UserMixin, db.Model):
@@ -244,12 +263,24 @@ class Organiser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     #: Changes when the password changes or the organiser logs out everywhere; old sessions die.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class LoginFailure(db.Model):
+    """Wrong passwords in a row for one account from one client address, and its lock."""
+
+    __tablename__ = "login_failures"
+
+    organiser_id: Mapped[int] = mapped_column(
+        ForeignKey("organisers.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The client address as the app sees it (behind TRUSTED_PROXIES: the forwarded one).
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(db.Model):
@@ -281,7 +312,7 @@ class OutboxMessage(db.Model):
     #: REQUEST or CANCEL when the mail carries the registrant's invite, with its SEQUENCE.
     invite_method: Mapped[str | None] = mapped_column(String(10))
     invite_sequence: Mapped[int | None] = mapped_column(Integer)
-    #: One of the states in mail/outbox.py (queued, sending, retrying, sent, failed).
+    #: One of the states in mail/outbox.py (queued, sending, retrying, sent, logged, failed).
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

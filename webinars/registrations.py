@@ -16,16 +16,19 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .db import in_write_transaction, lock_event, write_transaction
 from .extensions import db
 from .mail import messages, outbox
-from .models import Event, Municipality, Registration, utcnow
+from .models import Event, Municipality, Registration, RegistrationToken, utcnow
 
 log = logging.getLogger(__name__)
+
+#: A repeat registration re-sends the confirmation at most this often.
+RESEND_AFTER = timedelta(minutes=10)
 
 #: Statuses of someone who still counts as coming: with a seat, or waiting for one.
 ACTIVE = (Registration.CONFIRMED, Registration.WAITLISTED)
@@ -194,13 +197,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def issue_token(registration: Registration) -> str:
+    """A new manage link for the registration; the links already mailed keep working."""
+    token = new_token()
+    db.session.add(RegistrationToken(registration=registration, token_hash=hash_token(token)))
+    return token
+
+
+#: Built once: every registrant's page looks its registration up by a token's hash.
+_BY_TOKEN = (
+    select(Registration)
+    .join(RegistrationToken)
+    .where(RegistrationToken.token_hash == bindparam("token_hash"))
+)
+
+
 def find_by_token(token: str) -> Registration | None:
     """The registration a manage link points to, or None for unknown or tampered tokens."""
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(
-        select(Registration).where(Registration.token_hash == hash_token(token))
-    )
+    return db.session.scalar(_BY_TOKEN, {"token_hash": hash_token(token)})
 
 
 # --- registering ----------------------------------------------------------------------------
@@ -249,7 +265,7 @@ def register(
             existing = _active(event, email)
             if existing is None:
                 raise
-            return _send_again(existing), False
+            return _send_again(existing, now, by_organiser), False
 
 
 def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Registration, bool]:
@@ -260,7 +276,7 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     earlier = _registrations(event, fields["email"])
     existing = next((r for r in earlier if r.status != Registration.CANCELLED), None)
     if existing is not None:
-        return _send_again(existing), False
+        return _send_again(existing, now, by_organiser), False
     prior = max((r.ical_sequence for r in earlier), default=None)
     if _take_seat(event):
         status = Registration.CONFIRMED
@@ -268,17 +284,16 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
         status = Registration.WAITLISTED
     else:
         raise EventFull()
-    token = new_token()
     registration = Registration(
         event=event,
-        token_hash=hash_token(token),
         status=status,
         # Above any CANCEL an earlier registration of this address got.
         ical_sequence=-1 if prior is None else prior,
+        confirmation_sent_at=now or utcnow(),
         **fields,
     )
     db.session.add(registration)
-    messages.queue_confirmation(registration, token)
+    messages.queue_confirmation(registration, issue_token(registration))
     db.session.flush()
     return registration, True
 
@@ -312,11 +327,22 @@ def _active(event: Event, email: str) -> Registration | None:
     )
 
 
-def _send_again(registration: Registration) -> Registration:
-    """Mail the confirmation again with a fresh manage link (we keep only its hash)."""
-    token = new_token()
-    registration.token_hash = hash_token(token)
-    messages.queue_confirmation(registration, token, again=True)
+def _send_again(
+    registration: Registration, now: datetime | None, by_organiser: bool = False
+) -> Registration:
+    """Mail the confirmation again with one more manage link, at most once per RESEND_AFTER
+    from the public form (an organiser who adds someone again always re-sends it).
+
+    The answer to the person posting the form is the same either way, and the links mailed
+    before keep working: registering someone's address again neither floods their inbox
+    nor cuts them off.
+    """
+    now = now or utcnow()
+    last = registration.confirmation_sent_at
+    if not by_organiser and last is not None and now - last < RESEND_AFTER:
+        return registration
+    registration.confirmation_sent_at = now
+    messages.queue_confirmation(registration, issue_token(registration), again=True)
     return registration
 
 
@@ -393,10 +419,8 @@ def promote_waitlisted(event: Event) -> list[Registration]:
             if first is None or not _take_seat(event):
                 return promoted
             first.status = Registration.CONFIRMED
-            # A new manage link: the old one is only stored as a hash, and the mail needs one.
-            token = new_token()
-            first.token_hash = hash_token(token)
-            messages.queue_promoted(first, token)
+            # One more manage link: the others are stored only as hashes, and the mail needs one.
+            messages.queue_promoted(first, issue_token(first))
             promoted.append(first)
 
 
@@ -421,11 +445,15 @@ def anonymise_old_registrations(now: datetime) -> int:
             registration.name = ""
             registration.email = f"anonymisert-{registration.id}@invalid"
             registration.organisation = ""
-            registration.token_hash = hash_token(f"anonymised:{registration.id}:{now.isoformat()}")
             registration.anonymised_at = now
         if rows:
+            ids = [r.id for r in rows]
+            # Every link ever mailed stops working.
+            db.session.execute(
+                delete(RegistrationToken).where(RegistrationToken.registration_id.in_(ids))
+            )
             # Their mail too: no address, no name, no working link, and nothing left to send.
-            outbox.forget_recipients([r.id for r in rows])
+            outbox.forget_recipients(ids)
     if rows:
         log.info("anonymised %d registrations", len(rows))
     return len(rows)

@@ -74,7 +74,7 @@ def test_set_password_changes_it_unlocks_and_ends_sessions(account):
     old_session = account.get_id()
     accounts.set_password("Ola@ks.no", "et nytt langt passord")
     organiser = reload(account)
-    assert (organiser.locked_until, organiser.failed_logins) == (None, 0)
+    assert accounts.failures(organiser) == []
     assert accounts.load(old_session) is None
     assert accounts.load(organiser.get_id()) is organiser
     fail(password=PASSWORD)
@@ -91,57 +91,79 @@ def test_set_password_refuses_unknown_addresses_and_short_passwords(account):
 
 # --- checking a login, the lock-out ---------------------------------------------------------
 
+ATTACKER = "203.0.113.7"
+OWNER = "198.51.100.20"
+
+
+def lock(client: str = ATTACKER, **kwargs) -> None:
+    for _ in range(MAX_FAILED_LOGINS):
+        fail(client=client, **kwargs)
+
+
+def state(account, client: str = ATTACKER):
+    """(failures, locked_until) of this account from this client, or None."""
+    rows = {row.client: row for row in accounts.failures(reload(account))}
+    row = rows.get(client)
+    return None if row is None else (row.failures, row.locked_until)
+
 
 def test_the_right_password_logs_in_and_anything_else_fails_alike(account):
-    assert accounts.authenticate("OLA@ks.no", PASSWORD) is account
-    fail()
-    fail("finnes.ikke@ks.no", PASSWORD)
-    assert reload(account).failed_logins == 1  # an unknown address counts against nobody
+    assert accounts.authenticate("OLA@ks.no", PASSWORD, client=OWNER) is account
+    fail(client=OWNER)
+    fail("finnes.ikke@ks.no", PASSWORD, client=OWNER)
+    assert state(account, OWNER)[0] == 1  # an unknown address counts against nobody
 
 
-def test_repeated_failures_lock_the_account(account):
+def test_repeated_failures_lock_the_account_for_that_client(account):
     for _ in range(MAX_FAILED_LOGINS - 1):
-        fail()
-    assert reload(account).failed_logins == MAX_FAILED_LOGINS - 1
-    fail()
-    locked = reload(account)
-    assert locked.locked_until is not None
-    assert locked.locked_until - utcnow() > LOCK_DURATION - timedelta(minutes=1)
-    assert locked.failed_logins == 0
+        fail(client=ATTACKER)
+    assert state(account) == (MAX_FAILED_LOGINS - 1, None)
+    fail(client=ATTACKER)
+    failures, until = state(account)
+    assert until is not None and until - utcnow() > LOCK_DURATION - timedelta(minutes=1)
 
-    # Only the right password learns of the lock; a guess fails as any guess does.
-    with pytest.raises(accounts.AccountLocked) as error:
-        accounts.authenticate("ola@ks.no", PASSWORD)
-    assert error.value.until == locked.locked_until
-    fail(password="enda et feil passord")
-    assert reload(account).locked_until == locked.locked_until
+
+def test_password_oracle_the_lock_out_answers_the_right_password_as_a_wrong_one(account):
+    """While locked, the right password fails exactly as a guess does, and is counted."""
+    lock()
+    _, until = state(account)
+    fail(password=PASSWORD, client=ATTACKER)
+    fail(password="enda et feil passord", client=ATTACKER)
+    failures, still = state(account)
+    assert failures == 2, "every attempt while locked counts"
+    assert still == until
+
+
+def test_locking_someone_out_works_only_against_yourself(account):
+    """Whoever knows an organiser's address locks the account only for their own address."""
+    lock(client=ATTACKER)
+    assert accounts.authenticate("ola@ks.no", PASSWORD, client=OWNER) is reload(account)
+    fail(password=PASSWORD, client=ATTACKER)
 
 
 def test_the_lock_expires(account):
-    for _ in range(MAX_FAILED_LOGINS):
-        fail()
+    lock()
     with write_transaction():
-        reload(account).locked_until = utcnow() - timedelta(seconds=1)
-    assert accounts.authenticate("ola@ks.no", PASSWORD) is reload(account)
-    assert reload(account).failed_logins == 0
-    assert reload(account).locked_until is None
+        for row in accounts.failures(reload(account)):
+            row.locked_until = utcnow() - timedelta(seconds=1)
+    assert accounts.authenticate("ola@ks.no", PASSWORD, client=ATTACKER) is reload(account)
+    assert state(account) is None
 
 
 def test_the_lock_ends_at_its_time(account):
-    for _ in range(MAX_FAILED_LOGINS):
-        fail()
-    until = reload(account).locked_until
-    with pytest.raises(accounts.AccountLocked):
-        accounts.authenticate("ola@ks.no", PASSWORD, now=until - timedelta(seconds=1))
-    assert accounts.authenticate("ola@ks.no", PASSWORD, now=until) is reload(account)
+    lock()
+    _, until = state(account)
+    fail(password=PASSWORD, client=ATTACKER, now=until - timedelta(seconds=1))
+    assert accounts.authenticate("ola@ks.no", PASSWORD, client=ATTACKER, now=until) is reload(
+        account
+    )
 
 
 def test_a_success_resets_the_failure_count(account):
     for _ in range(MAX_FAILED_LOGINS - 1):
-        fail()
-    assert accounts.authenticate("ola@ks.no", PASSWORD) is account
-    assert reload(account).failed_logins == 0
-    assert reload(account).locked_until is None
+        fail(client=ATTACKER)
+    assert accounts.authenticate("ola@ks.no", PASSWORD, client=ATTACKER) is account
+    assert state(account) is None
 
 
 # --- sessions -------------------------------------------------------------------------------

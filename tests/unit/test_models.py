@@ -84,7 +84,6 @@ def _insert_registration(event, email, status="confirmed"):
             role="ordforer",
             municipality_number="0301",
             organisation="",
-            token_hash=uuid.uuid4().hex,
             status=status,
             locale="nb",
             ical_sequence=-1,
@@ -213,3 +212,58 @@ def test_local_to_utc_in_another_zone():
     new_york = ZoneInfo("America/New_York")
     instant = local_to_utc(date(2020, 5, 5), time(8, 0), new_york)
     assert instant == datetime(2020, 5, 5, 8, 0, tzinfo=timezone(timedelta(hours=-4)))
+
+
+def test_migration_0003_keeps_the_link_every_registrant_already_has(empty_db_url):
+    """The manage-token hashes move from registrations to registration_tokens and back, and
+    nothing that refers to a registration loses it on the way."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_db_url, "TESTING": True})
+    with app.app_context():
+        upgrade(revision="0002")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO municipalities (number, name, county_number, county_name, "
+                    "population, health_region, active) "
+                    "VALUES ('0301', 'Oslo', '03', 'Oslo', 1, 'Sør-Øst', true)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO events (id, slug, kind, title, description, target_group, "
+                    "location, starts_at, ends_at, timezone, status, waitlist, seats_taken, "
+                    "join_url, ical_uid, sequence, organiser_name, organiser_email, "
+                    "created_at, updated_at) VALUES (1, 'm', 'meeting', 'M', '', '', '', "
+                    ":t, :t, 'Europe/Oslo', 'published', false, 0, '', 'm@x', 0, '', '', :t, :t)"
+                ),
+                {"t": datetime(2020, 5, 5, tzinfo=UTC)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO registrations (event_id, name, email, role, "
+                    "municipality_number, organisation, token_hash, status, locale, "
+                    "ical_sequence, created_at, updated_at) VALUES (1, 'Kari', 'k@x.no', "
+                    "'ordforer', '0301', '', :h, 'confirmed', 'nb', 0, :t, :t)"
+                ),
+                {"h": "a" * 64, "t": datetime(2020, 5, 1, tzinfo=UTC)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO outbox (event_id, registration_id, kind, recipient, subject, "
+                    "message_id, status, attempts, next_attempt_at, created_at) VALUES "
+                    "(1, 1, 'confirmation', 'k@x.no', 'S', '<1@x>', 'queued', 0, :t, :t)"
+                ),
+                {"t": datetime(2020, 5, 1, tzinfo=UTC)},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            moved = conn.execute(text("SELECT token_hash FROM registration_tokens")).all()
+            pending = conn.execute(text("SELECT registration_id FROM outbox")).all()
+        assert moved == [("a" * 64,)]
+        assert pending == [(1,)], "rebuilding a table on SQLite must not cut the outbox off"
+        downgrade(revision="0002")
+        with db.engine.connect() as conn:
+            back = conn.execute(text("SELECT token_hash FROM registrations")).all()
+        assert back == [("a" * 64,)]
+        downgrade(revision="base")
+        db.engine.dispose()

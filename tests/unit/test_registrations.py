@@ -10,7 +10,14 @@ from webinars import registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import messages
-from webinars.models import Event, Municipality, OutboxMessage, Registration, utcnow
+from webinars.models import (
+    Event,
+    Municipality,
+    OutboxMessage,
+    Registration,
+    RegistrationToken,
+    utcnow,
+)
 
 PERSON = {"name": "Kari Nordmann", "role": "ordforer", "municipality": "0301"}
 #: Bindal: Nord, county 18 (Nordland), so every rule below would let it in were it active.
@@ -67,7 +74,8 @@ def test_register_stores_registration_and_confirmation_together(ctx, create_even
     )
     assert calendar(message) == ("REQUEST", 0)
     assert registrations.find_by_token(manage_token(message)) == registration
-    assert manage_token(message) not in registration.token_hash  # only the hash is stored
+    stored = [token.token_hash for token in registration.tokens]
+    assert stored == [registrations.hash_token(manage_token(message))]  # only the hash is kept
 
 
 def test_cancel_then_register_again_gets_a_higher_sequence(ctx, create_event):
@@ -94,10 +102,12 @@ def test_cancelling_twice_sends_one_cancellation(ctx, create_event):
 
 def test_same_email_in_other_case_is_mailed_again_with_a_new_link(ctx, create_event):
     event = create_event()
-    registration, _ = register(event, "Kari@Kommune.no")
+    start = utcnow()
+    registration, _ = register(event, "Kari@Kommune.no", now=start)
     old_token = manage_token(queued()[0])
 
-    again, new = register(event, "kari@KOMMUNE.NO", name="Someone Else")
+    later = start + registrations.RESEND_AFTER
+    again, new = register(event, "kari@KOMMUNE.NO", name="Someone Else", now=later)
     assert not new and again.id == registration.id
     assert count(Registration) == 1 and event.seats_taken == 1
     assert again.name == "Kari Nordmann"  # the repeat does not overwrite the registration
@@ -105,8 +115,24 @@ def test_same_email_in_other_case_is_mailed_again_with_a_new_link(ctx, create_ev
     assert second.recipient == "kari@kommune.no"
     new_token = manage_token(second)
     assert new_token != old_token
-    assert registrations.find_by_token(old_token) is None
+    # Both links work: a repeat registration never cuts the registrant off.
+    assert registrations.find_by_token(old_token) == registration
     assert registrations.find_by_token(new_token) == registration
+
+
+def test_mail_bombing_by_repeat_registration_sends_one_mail_per_10_minutes(ctx, create_event):
+    """30 posts of someone's address within minutes: one more confirmation, not 30."""
+    event = create_event()
+    start = utcnow()
+    register(event, "offer@kommune.no", now=start)
+    for n in range(30):
+        register(event, "offer@kommune.no", now=start + timedelta(seconds=10 * n))
+    assert len(queued("confirmation")) == 1, "nothing re-sent within 10 minutes of the first"
+    register(event, "offer@kommune.no", now=start + timedelta(minutes=10))
+    register(event, "offer@kommune.no", now=start + timedelta(minutes=15))
+    assert len(queued("confirmation")) == 2, "then one, and again only 10 minutes after it"
+    register(event, "offer@kommune.no", now=start + timedelta(minutes=20))
+    assert len(queued("confirmation")) == 3
 
 
 def test_confirmation_is_not_stored_without_its_registration(ctx, create_event, monkeypatch):
@@ -289,3 +315,22 @@ def test_status_counts_by_event_report_every_status_of_each_event(ctx, create_ev
         second.id: {"confirmed": 0, "waitlisted": 0, "cancelled": 1}
     }
     assert registrations.status_counts(quiet) == {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
+
+
+# --- anonymising ------------------------------------------------------------------------------
+
+
+def test_anonymising_kills_every_manage_link_of_a_registration(ctx, create_event):
+    start = utcnow() - timedelta(days=400)
+    event = create_event(
+        starts_at=start + timedelta(days=14), ends_at=start + timedelta(days=14, hours=1)
+    )
+    registration, _ = register(event, now=start)
+    register(event, now=start + registrations.RESEND_AFTER)  # a second link, mailed again
+    tokens = [manage_token(message) for message in queued("confirmation")]
+    assert len(tokens) == 2
+    assert all(registrations.find_by_token(token) == registration for token in tokens)
+
+    assert registrations.anonymise_old_registrations(utcnow()) == 1
+    assert [registrations.find_by_token(token) for token in tokens] == [None, None]
+    assert count(RegistrationToken) == 0

@@ -8,14 +8,21 @@ body.html}` in the recipient's language, with the calendar invite when there is 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import secrets
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
-from email.utils import format_datetime, make_msgid, parseaddr
+from email import message_from_bytes, policy
+from email.header import Header
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from .. import ical
 from ..models import OutboxMessage, Registration, utcnow
@@ -23,6 +30,7 @@ from . import outbox
 
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"
+CRLF = "\r\n"
 
 
 # --- one function per kind ------------------------------------------------------------------
@@ -155,24 +163,54 @@ def render_subject(template: str, locale: str, **context) -> str:
         return " ".join(subject.render(context).split())
 
 
-def render(name: str, locale: str, **context) -> tuple[str, str, str]:
-    """Render email/<name>/{subject.txt, body.txt, body.html} in the recipient's language."""
+def render(name: str, locale: str, **context) -> tuple[str, str]:
+    """Render email/<name>/{body.txt, body.html} in the recipient's language."""
     with force_locale(locale):
-        subject = render_template(f"email/{name}/subject.txt", **context)
+        # The language's catalogue, looked up once for the mail rather than once per
+        # string (Flask-Babel's lookup was 40 % of rendering one); same formatting rules
+        # as Jinja's newstyle gettext, which the templates are written for.
+        catalogue = get_translations()
+        context.setdefault("gettext", _newstyle(catalogue.ugettext))
+        context.setdefault("ngettext", _newstyle_plural(catalogue.ungettext))
         text = render_template(f"email/{name}/body.txt", **context)
         html = render_template(f"email/{name}/body.html", **context)
-    return " ".join(subject.split()), text, html
+    return text, html
 
 
-def compose(row: OutboxMessage) -> EmailMessage:
-    """Render an outbox row into the message to send: text, HTML and the invite, if any."""
+def _newstyle(lookup):
+    @pass_context
+    def gettext(context, string: str, **variables) -> str:
+        translated = lookup(string)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)
+        return translated % variables
+
+    return gettext
+
+
+def _newstyle_plural(lookup):
+    @pass_context
+    def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("num", num)
+        translated = lookup(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)
+        return translated % variables
+
+    return ngettext
+
+
+def compose_bytes(row: OutboxMessage) -> bytes:
+    """Render an outbox row into the bytes to send: text, HTML and the invite, if any.
+
+    The subject was rendered when the message was queued (organisers see it on the outbox
+    page); the bodies and the invite are rendered now, in the recipient's language.
+    """
     context = outbox.context_of(row)
     registration, event = row.registration, row.event
     if row.token:
         context["manage_url"] = manage_url(row.token)
-    subject, text, html = render(
-        row.template, row.locale, event=event, registration=registration, **context
-    )
+    text, html = render(row.template, row.locale, event=event, registration=registration, **context)
     calendar = None
     if row.invite_method:
         with force_locale(row.locale):
@@ -182,11 +220,11 @@ def compose(row: OutboxMessage) -> EmailMessage:
         calendar = Calendar(data, row.invite_method)
     reply_to = None
     if event and event.organiser_email:
-        reply_to = str(Address(event.organiser_name or "", addr_spec=event.organiser_email))
+        reply_to = _address(event.organiser_name or "", event.organiser_email)
     return build_message(
         recipient=row.recipient,
         recipient_name=row.recipient_name,
-        subject=subject,
+        subject=row.subject,
         text=text,
         html=html,
         reply_to=reply_to,
@@ -194,6 +232,11 @@ def compose(row: OutboxMessage) -> EmailMessage:
         locale=row.locale,
         message_id=row.message_id,
     )
+
+
+def compose(row: OutboxMessage) -> EmailMessage:
+    """The message for an outbox row, parsed back (for reading it: the log, tests)."""
+    return message_from_bytes(compose_bytes(row), policy=policy.default)
 
 
 def build_message(
@@ -207,43 +250,122 @@ def build_message(
     calendar: Calendar | None = None,
     locale: str = "nb",
     message_id: str | None = None,
-) -> EmailMessage:
-    """A multipart text + HTML message with our headers, and an invite when there is one."""
-    msg = EmailMessage()
-    sender_name, sender_address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    msg["From"] = Address(sender_name, addr_spec=sender_address)
-    # Address() refuses CR/LF, and names are normalised on input, so nothing can be injected.
-    msg["To"] = Address(" ".join(recipient_name.split()), addr_spec=recipient)
-    if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = message_id or make_msgid(domain=_host())
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["Content-Language"] = locale
+) -> bytes:
+    """A multipart text + HTML message with our headers, and an invite when there is one.
+
+    Written out directly as 7-bit MIME (RFC 2045–2047): the `email` package's header
+    registry and generator took two thirds of a delivery's time. Every header value is one
+    line (no CR or LF can add a header); non-ASCII names and subjects are encoded words.
+    """
+    headers = [
+        ("From", _sender(current_app.config["MAIL_DEFAULT_SENDER"])),
+        ("To", _address(recipient_name, recipient)),
+        *([("Reply-To", reply_to)] if reply_to else []),
+        ("Subject", _encoded("Subject", subject)),
+        ("Date", format_datetime(utcnow())),
+        ("Message-ID", _one_line(message_id or make_msgid(domain=_host()))),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+        ("Content-Language", _one_line(locale)),
+        ("MIME-Version", "1.0"),
+    ]
     # Quoted-printable keeps the message 7-bit and its lines short for every relay.
-    msg.set_content(text, cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    alternatives = [
+        _part('text/plain; charset="utf-8"', "quoted-printable", _qp(text)),
+        _part('text/html; charset="utf-8"', "quoted-printable", _qp(html)),
+    ]
     if calendar:
         # Outlook wants the method both in the part's MIME type and in the body; the inline
         # alternative turns the mail into a meeting request, the attached file is for
         # clients that only look at attachments (Google's own invites carry both).
-        msg.attach(_calendar_part(calendar, inline=True))
-        msg.make_mixed()
-        msg.attach(_calendar_part(calendar, inline=False))
-    return msg
+        encoded = base64.encodebytes(calendar.data).replace(b"\n", b"\r\n")
+        alternatives.append(
+            _part(f'text/calendar; charset="UTF-8"; method={calendar.method}', "base64", encoded)
+        )
+        attachment = _part(
+            f'application/ics; charset="UTF-8"; method={calendar.method}; '
+            f'name="{calendar.filename}"',
+            "base64",
+            encoded,
+            disposition=f'attachment; filename="{calendar.filename}"',
+        )
+        content_type, body = _multipart(
+            "mixed", [_multipart_part(*_multipart("alternative", alternatives)), attachment]
+        )
+    else:
+        content_type, body = _multipart("alternative", alternatives)
+    headers.append(("Content-Type", content_type))
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return head.encode("ascii") + b"\r\n" + body
 
 
-def _calendar_part(calendar: Calendar, *, inline: bool) -> MIMEPart:
-    part = MIMEPart()
-    part.set_content(calendar.data.decode("utf-8"), subtype="calendar", cte="base64")
-    # Written by hand: the email package would quote method="REQUEST".
-    part.replace_header(
-        "Content-Type",
-        f'{"text/calendar" if inline else "application/ics"}; charset="UTF-8"; '
-        f"method={calendar.method}" + ("" if inline else f'; name="{calendar.filename}"'),
+@lru_cache(maxsize=8)
+def _sender(configured: str) -> str:
+    """The From header for MAIL_DEFAULT_SENDER (parsed once, not for every message)."""
+    return _address(*parseaddr(configured))
+
+
+def _one_line(value: str) -> str:
+    """A header value on one line: CR, LF and runs of white space become one space."""
+    return " ".join(value.split())
+
+
+def _encoded(name: str, value: str) -> str:
+    """A header value as 7-bit text: encoded words for anything beyond ASCII, folded."""
+    value = _one_line(value)
+    if value.isascii():
+        return value if len(value) + len(name) < 76 else Header(value).encode(linesep=CRLF)
+    return _encoded_words(value)
+
+
+def _encoded_words(value: str) -> str:
+    """RFC 2047 base64 encoded words of at most 75 characters, one per folded line."""
+    words, chunk, size = [], [], 0
+    for char in value:
+        length = len(char.encode("utf-8"))
+        if size + length > 45:  # 45 bytes are 60 base64 characters: 72 with the markers
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += length
+    words.append("".join(chunk))
+    return "\r\n ".join(
+        f"=?utf-8?b?{base64.b64encode(word.encode('utf-8')).decode('ascii')}?=" for word in words
     )
-    if not inline:
-        part["Content-Disposition"] = f'attachment; filename="{calendar.filename}"'
-    return part
+
+
+def _address(name: str, address: str) -> str:
+    """ "Name <address>" with the name quoted or encoded as it needs; the address as is."""
+    name, address = _one_line(name), "".join(address.split())
+    if not name:
+        return address
+    if name.isascii():
+        return formataddr((name, address))
+    return f"{_encoded_words(name)} <{address}>"
+
+
+def _qp(text: str) -> bytes:
+    """UTF-8 text as quoted-printable with CRLF line ends (lines at most 76 characters)."""
+    encoded = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False)
+    return encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _part(content_type: str, encoding: str, payload: bytes, disposition: str | None = None):
+    head = f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: {encoding}\r\n"
+    if disposition:
+        head += f"Content-Disposition: {disposition}\r\n"
+    return head.encode("ascii") + b"\r\n" + payload
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> tuple[str, bytes]:
+    """(Content-Type, body) of a multipart with a boundary no part can contain."""
+    boundary = f"=_{secrets.token_hex(16)}"
+    delimiter = f"--{boundary}\r\n".encode()
+    body = b"".join(
+        delimiter + part + (b"" if part.endswith(b"\r\n") else b"\r\n") for part in parts
+    )
+    return f'multipart/{subtype}; boundary="{boundary}"', body + f"--{boundary}--\r\n".encode()
+
+
+def _multipart_part(content_type: str, body: bytes) -> bytes:
+    return f"Content-Type: {content_type}\r\n\r\n".encode("ascii") + body

@@ -3,9 +3,10 @@
 A message is queued in the caller's write transaction: its kind, template, recipient, the
 registration and event it is about, a JSON context and, for invites, the calendar METHOD and
 SEQUENCE reserved for the registrant. The deliverer (mail/worker.py) claims due messages
-with conditional UPDATEs, so any number of deliverers can run without sending one twice,
-and settles each one as sent, retrying or failed. When a transaction that queued mail
-commits, this process's deliverer is woken.
+(FOR UPDATE SKIP LOCKED on PostgreSQL) for a lease it renews before each send, so any
+number of deliverers can run without sending one twice, and settles each one as sent,
+logged (no MAIL_SERVER), retrying or failed. When a transaction that queued mail commits,
+this process's deliverer is woken.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, Update, and_, event, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Update, and_, bindparam, case, event, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from ..db import write_transaction
 from ..extensions import db
@@ -33,6 +35,8 @@ QUEUED = "queued"
 SENDING = "sending"
 RETRYING = "retrying"
 SENT = "sent"
+#: Written to the log because no MAIL_SERVER is set: nobody received it.
+LOGGED = "logged"
 FAILED = "failed"
 
 #: The delivery states, in the order a message goes through them.
@@ -41,10 +45,15 @@ STATUS_LABELS = {
     SENDING: _l("Sendes nå"),
     RETRYING: _l("Prøver igjen"),
     SENT: _l("Sendt"),
+    LOGGED: _l("Bare logget (ikke sendt)"),
     FAILED: _l("Feilet"),
 }
+#: States a message leaves only when an organiser retries it (or never).
+DONE = (SENT, LOGGED, FAILED)
 
-#: How long a deliverer holds its claim; a crashed deliverer's messages are due again after it.
+#: How long a deliverer holds its claim. It renews the claim before each message, so this
+#: only has to outlast one message (a connect and a few commands, each bounded by
+#: MAIL_TIMEOUT); a crashed deliverer's messages are due again after it.
 CLAIM_LEASE = timedelta(minutes=10)
 RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=2)
@@ -56,25 +65,30 @@ PAGE_SIZE = 100
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of message: its stored name, its template triplet and what organisers call it."""
+    """A kind of message: its stored name, its template triplet and what organisers call it.
+
+    `link`: it carries the registrant's personal manage link (a fresh one if it is retried
+    after failing, since a failed message's token is cleared).
+    """
 
     name: str
     template: str
     label: object  # a lazy string: translated where it is shown
+    link: bool = False
 
 
 #: Every kind that can be queued, by name.
 KINDS: dict[str, Kind] = {}
 
 
-def _kind(name: str, label, template: str | None = None) -> Kind:
-    kind = Kind(name, template or name, label)
+def _kind(name: str, label, template: str | None = None, *, link: bool = False) -> Kind:
+    kind = Kind(name, template or name, label, link)
     KINDS[name] = kind
     return kind
 
 
-CONFIRMATION = _kind("confirmation", _l("Bekreftelse"))
-PROMOTED = _kind("promoted", _l("Plass fra ventelisten"))
+CONFIRMATION = _kind("confirmation", _l("Bekreftelse"), link=True)
+PROMOTED = _kind("promoted", _l("Plass fra ventelisten"), link=True)
 CANCELLATION = _kind("cancellation", _l("Avbestilling"))
 EVENT_UPDATED = _kind("event_updated", _l("Endring"))
 EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"))
@@ -193,34 +207,128 @@ def _due(now: datetime):
     )
 
 
-def claim(limit: int, worker: str) -> list[int]:
-    """Take up to `limit` due messages for this worker; each is claimed by one worker only."""
-    now = utcnow()
+def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
+    """Take up to `limit` due messages for this worker; each is claimed by one worker only.
+
+    On PostgreSQL the due rows are locked with FOR UPDATE SKIP LOCKED, so deliverers that
+    claim at the same moment take different messages instead of waiting for each other; on
+    SQLite the write transaction (BEGIN IMMEDIATE) already lets one claim at a time.
+    """
+    now = now or utcnow()
     with write_transaction():
-        ids = db.session.scalars(
-            select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
-        ).all()
-        claimed = []
-        for message_id in ids:
-            result = db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, _due(now))
-                .values(status=SENDING, claimed_by=worker, claimed_until=now + CLAIM_LEASE)
+        ids = list(
+            db.session.scalars(
+                select(OutboxMessage.id)
+                .where(_due(now))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            if result.rowcount == 1:
-                claimed.append(message_id)
-    return claimed
+        )
+        if ids:
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status=SENDING, claimed_by=worker, claimed_until=now + CLAIM_LEASE)
+                .execution_options(synchronize_session=False)
+            )
+    return ids
 
 
-def claimed(ids: Sequence[int], worker: str) -> list[OutboxMessage]:
-    """The rows of `ids` this worker still holds, in order."""
+def held(ids: Sequence[int], worker: str) -> list[OutboxMessage]:
+    """The messages of `ids` this worker still holds, in order, with what composing needs."""
     return list(
         db.session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == SENDING,
+            )
             .order_by(OutboxMessage.id)
+            .options(joinedload(OutboxMessage.registration), joinedload(OutboxMessage.event))
+            .execution_options(populate_existing=True)
         )
     )
+
+
+def settle_and_renew(
+    worker: str,
+    done: Sequence[tuple[int, dict]],
+    next_id: int | None,
+    now: datetime | None = None,
+) -> bool:
+    """Record what delivery did with messages (id, values) and renew the claim on the next
+    one, in one transaction; False if the next one's claim was lost.
+
+    A batch can outlive its first lease behind a slow relay; another deliverer may then have
+    claimed the rest. Renewing right before each send, and skipping what was lost, means
+    no message is sent by two deliverers.
+    """
+    if not done and next_id is None:
+        return False
+    now = now or utcnow()
+    renewed = False
+    with write_transaction() as session:
+        # Core statements built once, on the transaction's connection: this runs twice per
+        # message, and the ORM's per-statement work was a third of a delivery's time.
+        connection = session.connection()
+        for message_id, values in done:
+            connection.execute(
+                _settle_statement(frozenset(values)),
+                {
+                    "b_id": message_id,
+                    "b_worker": worker,
+                    **{f"v_{k}": v for k, v in values.items()},
+                },
+            )
+        if next_id is not None:
+            result = connection.execute(
+                _RENEW, {"b_id": next_id, "b_worker": worker, "b_until": now + CLAIM_LEASE}
+            )
+            renewed = result.rowcount == 1
+    return renewed
+
+
+_TABLE = OutboxMessage.__table__
+_HELD = and_(
+    _TABLE.c.id == bindparam("b_id"),
+    _TABLE.c.claimed_by == bindparam("b_worker"),
+    _TABLE.c.status == SENDING,
+)
+_RENEW = _TABLE.update().where(_HELD).values(claimed_until=bindparam("b_until"))
+
+
+@lru_cache(maxsize=16)
+def _settle_statement(columns: frozenset[str]):
+    """UPDATE … SET the given columns (and release the claim) for one held message."""
+    return (
+        _TABLE.update()
+        .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.claimed_by == bindparam("b_worker"))
+        .values(claimed_by=None, claimed_until=None, **{c: bindparam(f"v_{c}") for c in columns})
+    )
+
+
+def release(ids: Sequence[int], worker: str, due: datetime) -> None:
+    """Give back claimed messages that were not tried, due again at `due` (no attempt counted)."""
+    if not ids:
+        return
+    with write_transaction():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == SENDING,
+            )
+            .values(
+                status=case((OutboxMessage.attempts == 0, QUEUED), else_=RETRYING),
+                claimed_by=None,
+                claimed_until=None,
+                next_attempt_at=due,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -228,24 +336,21 @@ def backoff(attempts: int) -> timedelta:
     return min(RETRY_BASE * (2 ** (attempts - 1)), RETRY_MAX)
 
 
-def settle(message_id: int, worker: str, **values) -> None:
-    """Record what delivery did with a message this worker claimed (its own transaction)."""
-    with write_transaction():
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
-            .values(claimed_by=None, claimed_until=None, **values)
-        )
-
-
-def sent_values(attempts: int, now: datetime) -> dict:
-    """A delivered message: the manage token is a working link, so only its hash is kept."""
-    return {"status": SENT, "attempts": attempts, "sent_at": now, "token": None, "last_error": None}
+def sent_values(attempts: int, now: datetime, status: str = SENT) -> dict:
+    """A delivered (or logged) message: its manage link went out, so only its hash is kept."""
+    return {
+        "status": status,
+        "attempts": attempts,
+        "sent_at": now,
+        "token": None,
+        "last_error": None,
+    }
 
 
 def failed_values(attempts: int, error: str) -> dict:
-    """A message that will not be sent (until an organiser retries it)."""
-    return {"status": FAILED, "attempts": attempts, "last_error": error[:2000]}
+    """A message that will not be sent (until an organiser retries it): no plaintext token
+    stays in the database; a retry mails a new link."""
+    return {"status": FAILED, "attempts": attempts, "last_error": error[:2000], "token": None}
 
 
 def retry_values(attempts: int, error: str, now: datetime) -> dict:
@@ -263,7 +368,7 @@ def forget_recipients(registration_ids: Sequence[int]) -> None:
     rows = update(OutboxMessage).where(OutboxMessage.registration_id.in_(registration_ids))
     db.session.execute(rows.values(recipient="anonymisert@invalid", recipient_name="", token=None))
     db.session.execute(
-        rows.where(OutboxMessage.status != SENT).values(
+        rows.where(OutboxMessage.status.not_in((SENT, LOGGED))).values(
             status=FAILED, last_error="anonymised before it could be sent"
         )
     )
@@ -292,13 +397,19 @@ def messages(event: Event | None, status: str | None, page: int) -> tuple[list[O
 
 
 def counts(event: Event | None) -> dict[str, int]:
-    """How many messages are in each state (every state present, zero when none)."""
+    """How many messages are in each state (every state present, zero when none; *logged*
+    only when there are some)."""
     query = _scoped(
         select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status),
         event,
     )
     found = {status: count for status, count in db.session.execute(query)}
-    return {status: found.get(status, 0) for status in STATUS_LABELS}
+    # "Logged" exists only where no MAIL_SERVER is set: shown when there are such messages.
+    return {
+        status: found.get(status, 0)
+        for status in STATUS_LABELS
+        if status != LOGGED or found.get(status)
+    }
 
 
 def retry(message_id: int, event: Event | None = None, now: datetime | None = None) -> bool:

@@ -6,16 +6,19 @@ the recording mail, anonymisation) run on their own intervals, not on every wake
 registration wakes delivery only. Every job is safe to run as often as it likes and in
 several processes at once, so each process keeps its own schedule.
 
-It runs as a thread in each web process (the default) or as `flask mail worker`.
+It runs as a thread in each web process (the default) or as `flask mail worker`, which
+stops on SIGTERM or SIGINT after the message in hand.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,13 +26,16 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app
 
 from .. import recordings, registrations, reminders
+from ..db import write_transaction
 from ..extensions import db
-from ..models import utcnow
+from ..models import OutboxMessage, utcnow
 from . import outbox, transport
-from .messages import compose
-from .transport import PermanentFailure, TemporaryFailure
+from .messages import compose_bytes
+from .transport import ConnectionFailure, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
+#: Messages claimed at a time; each is still renewed right before it is sent.
+BATCH = 100
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -41,54 +47,178 @@ def worker_name() -> str:
     return f"{host}:{os.getpid()}:{threading.get_ident() % 100000}:{uuid.uuid4().hex[:6]}"
 
 
-def deliver_due(limit: int = 100, worker: str | None = None) -> int:
-    """Deliver what is due now over one connection; returns how many went out."""
-    worker = worker or worker_name()
+def deliver_due(
+    limit: int = BATCH, worker: str | None = None, stop: threading.Event | None = None
+) -> int:
+    """Deliver what is due now (one batch, one connection); returns how many went out.
+
+    Each message on its own: the claim is renewed before it is sent (a message whose claim
+    was lost to another deliverer is skipped), and its outcome is settled in a short
+    transaction of its own, so no transaction stays open across SMTP and an error in one
+    message (any exception) fails or retries that message alone. A connection failure
+    (refused, timed out, not trusted) costs one try: the batch stops and the rest wait as
+    long as the failed message. With `stop` set, the message in hand is finished and the
+    rest released.
+    """
+    return _deliver_batch(limit, worker or worker_name(), stop)[1]
+
+
+def deliver_all(stop: threading.Event | None = None) -> int:
+    """Deliver batch after batch until nothing is due (or `stop` is set); returns how many
+    went out."""
+    worker = worker_name()
+    total = 0
+    while not (stop is not None and stop.is_set()):
+        claimed, sent = _deliver_batch(BATCH, worker, stop)
+        total += sent
+        if not claimed:
+            break
+    return total
+
+
+Prepared = tuple[int, str, int, "bytes | Exception"]
+
+
+def _deliver_batch(limit: int, worker: str, stop: threading.Event | None) -> tuple[int, int]:
+    """(claimed, sent) for one batch."""
     ids = outbox.claim(limit, worker)
     if not ids:
-        return 0
-    batch = []
-    for row in outbox.claimed(ids, worker):
-        try:
-            batch.append((row.id, row.recipient, row.attempts, compose(row), None))
-        except Exception as exc:  # a message that cannot be rendered will never be sent
-            log.exception("outbox message %s could not be rendered", row.id)
-            batch.append((row.id, row.recipient, row.attempts, None, exc))
-    # No transaction stays open across SMTP: each message is settled in its own.
-    db.session.rollback()
+        return 0, 0
+    prepared = _prepare(ids, worker)
+    db.session.remove()  # no transaction stays open across SMTP
+    try:
+        return len(ids), _send_batch(prepared, worker, stop)
+    finally:
+        db.session.remove()
+
+
+def _send_batch(prepared: list[Prepared], worker: str, stop: threading.Event | None) -> int:
+    """Send a rendered batch over one connection; returns how many went out.
+
+    While the server takes in one message (after its data is sent, before its answer is
+    read), the outcome of the one before is written and the claim on the next renewed: that
+    transaction costs no time of its own.
+    """
+    waiting = deque(prepared)
+    done: list[tuple[int, dict]] = []  # outcomes not yet written
+
+    def advance() -> Prepared | None:
+        """Write the outcomes so far and renew the claim on the next message to send."""
+        while waiting and not (stop is not None and stop.is_set()):
+            message_id, recipient, attempts, data = item = waiting.popleft()
+            if isinstance(data, Exception):
+                error = f"could not be rendered: {data!r}"
+                done.append((message_id, outbox.failed_values(attempts, error)))
+                continue
+            renewed = outbox.settle_and_renew(worker, done, message_id)
+            done.clear()
+            if renewed:
+                return item
+            # Lost: another deliverer holds it (our lease ran out behind a slow relay).
+        if done:
+            outbox.settle_and_renew(worker, done, None)
+            done.clear()
+        return None
+
     connection = transport.current().open()
-    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     sent = 0
     try:
-        for message_id, recipient, attempts, message, error in batch:
-            attempts += 1
+        current = advance()
+        while current is not None:
+            message_id, recipient, attempts, data = current
+            following = None
             try:
-                if error is not None:
-                    raise PermanentFailure(f"could not be rendered: {error!r}")
-                connection.send(recipient, message)
-            except PermanentFailure as exc:
-                values = outbox.failed_values(attempts, str(exc))
-            except TemporaryFailure as exc:
-                if attempts >= max_attempts:
-                    values = outbox.failed_values(attempts, str(exc))
-                else:
-                    values = outbox.retry_values(attempts, str(exc), utcnow())
+                connection.start(recipient, data)
+            except Exception as exc:
+                values, retry_at = _failure(exc, message_id, attempts)
             else:
-                sent += 1
-                values = outbox.sent_values(attempts, utcnow())
-            outbox.settle(message_id, worker, **values)
+                # While the server takes the message in: write, renew the next. (Outside
+                # the try: a database error here is not this message's failure.)
+                following = advance()
+                try:
+                    connection.finish()
+                except Exception as exc:
+                    values, retry_at = _failure(exc, message_id, attempts)
+                else:
+                    values = outbox.sent_values(attempts, utcnow(), connection.delivered)
+                    retry_at = None
+                    sent += 1
+            done.append((message_id, values))
+            if retry_at is not None:  # the connection failed: the rest waits as long
+                rest = ([following[0]] if following else []) + [item[0] for item in waiting]
+                waiting.clear()
+                advance()
+                outbox.release(rest, worker, retry_at)
+                break
+            current = following if following is not None else advance()
+        advance()
+        if waiting:  # stopped: the rest is due again at once, for any deliverer
+            outbox.release([item[0] for item in waiting], worker, utcnow())
     finally:
         connection.close()
-        db.session.remove()
     return sent
 
 
-def deliver_all() -> int:
-    """Deliver batch after batch until nothing is due; returns how many went out."""
-    total = 0
-    while sent := deliver_due():
-        total += sent
-    return total
+def _prepare(ids: list[int], worker: str) -> list[Prepared]:
+    """Render a batch up front (one query, no writes between): (id, recipient, attempts
+    counting this one, the bytes to send or why they could not be made)."""
+    rows = outbox.held(ids, worker)
+    relink = [row for row in rows if _needs_link(row)]
+    if relink:
+        with write_transaction():
+            for row in relink:
+                row.token = registrations.issue_token(row.registration)
+    prepared: list[Prepared] = []
+    for row in rows:
+        try:
+            data: bytes | Exception = compose_bytes(row)
+        except Exception as exc:  # a message that cannot be rendered will never be sent
+            log.exception("outbox message %s could not be rendered", row.id)
+            data = exc
+        prepared.append((row.id, row.recipient, row.attempts + 1, data))
+    return prepared
+
+
+def _failure(exc: Exception, message_id: int, attempts: int) -> tuple[dict, datetime | None]:
+    """What a failed send makes of the message, and when the rest of the batch is due again
+    if the connection itself failed."""
+    if isinstance(exc, ConnectionFailure):
+        log.warning("mail server unusable, this batch stops: %s", exc)
+        values = _temporary(attempts, str(exc))
+        return values, values.get("next_attempt_at") or utcnow() + outbox.backoff(attempts)
+    if isinstance(exc, PermanentFailure):
+        return outbox.failed_values(attempts, str(exc)), None
+    if isinstance(exc, TemporaryFailure):
+        return _temporary(attempts, str(exc)), None
+    # Anything else fails this message alone.
+    log.error("outbox message %s could not be sent", message_id, exc_info=exc)
+    return outbox.failed_values(attempts, f"could not be sent: {exc!r}"), None
+
+
+def _temporary(attempts: int, error: str) -> dict:
+    """Retry later, unless this was the last attempt MAIL_MAX_ATTEMPTS allows."""
+    if attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        return outbox.failed_values(attempts, error)
+    return outbox.retry_values(attempts, error, utcnow())
+
+
+def _needs_link(row: OutboxMessage) -> bool:
+    """A message that carries a manage link but lost its token (it failed and was retried)."""
+    kind = outbox.KINDS.get(row.kind)
+    registration = row.registration
+    return bool(
+        kind
+        and kind.link
+        and row.token is None
+        and registration is not None
+        and registration.anonymised_at is None
+    )
+
+
+def _give_link(row: OutboxMessage) -> None:
+    """A fresh manage link for a retried message (the links mailed before still work)."""
+    with write_transaction():
+        row.token = registrations.issue_token(row.registration)
 
 
 # --- the schedule ---------------------------------------------------------------------------
@@ -149,7 +279,7 @@ class Schedule:
 
 
 def run(app: Flask, stop: threading.Event | None = None, schedule: Schedule | None = None) -> None:
-    """Deliver mail and run due jobs until `stop` is set."""
+    """Deliver mail and run due jobs until `stop` is set (the message in hand is finished)."""
     stop = stop or threading.Event()
     schedule = schedule or Schedule()
     poll = app.config["MAIL_POLL_SECONDS"]
@@ -157,10 +287,24 @@ def run(app: Flask, stop: threading.Event | None = None, schedule: Schedule | No
         try:
             with app.app_context():
                 schedule.run_due()
-                deliver_all()
+                if not stop.is_set():
+                    deliver_all(stop)
         except Exception:  # keep the loop alive; the next pass retries
             log.exception("mail delivery pass failed")
-        outbox.wait_for_mail(min(poll, schedule.seconds_to_next(utcnow())))
+        if not stop.is_set():
+            outbox.wait_for_mail(min(poll, schedule.seconds_to_next(utcnow())))
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM (systemd, docker) and SIGINT (Ctrl-C) set `stop` and wake the loop."""
+
+    def handler(signum, _frame):
+        log.info("signal %s: finishing the message in hand, then stopping", signum)
+        stop.set()
+        outbox.wake()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 _started: set[int] = set()

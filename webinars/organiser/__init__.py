@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import accounts
 from ..extensions import db, login
+from ..mail import transport
 from ..models import Event
 
 bp = Blueprint("organiser", __name__)
@@ -28,6 +29,12 @@ def require_login():
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
     return login.unauthorized()
+
+
+@bp.context_processor
+def mail_state():
+    """Whether mail really leaves: every organiser page warns while it only goes to the log."""
+    return {"mail_not_sent": not transport.current().sends}
 
 
 def event_or_404(slug: str) -> Event:

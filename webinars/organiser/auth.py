@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 
 from .. import accounts
-from ..models import utcnow
+from ..extensions import limiter
 from . import bp
 from .forms import LoginForm
 
@@ -39,6 +39,7 @@ def safe_next(target: str | None, default: str | None = None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def login():
     """Log in with e-mail and password."""
     if current_user.is_authenticated:
@@ -47,27 +48,24 @@ def login():
     if not form.validate_on_submit():
         return render_template("organiser/login.html", form=form), 422 if form.errors else 200
     try:
-        organiser = accounts.authenticate(form.email.data, form.password.data)
+        organiser = accounts.authenticate(
+            form.email.data, form.password.data, client=request.remote_addr or "unknown"
+        )
     except accounts.LoginFailed:
+        # One answer for a wrong address, a wrong password and a locked account, whatever
+        # password was given: a lock-out must not tell a guesser that a guess was right.
         minutes = accounts.LOCK_DURATION.seconds // 60
         form.password.errors = [_FAILED % {"count": accounts.MAX_FAILED_LOGINS, "minutes": minutes}]
         return render_template("organiser/login.html", form=form), 422
-    except accounts.AccountLocked as exc:
-        minutes = max(1, -(-int((exc.until - utcnow()).total_seconds()) // 60))
-        form.password.errors = [
-            _(
-                "Kontoen er sperret etter for mange mislykkede forsøk. Prøv igjen om "
-                "%(minutes)d minutter.",
-                minutes=minutes,
-            )
-        ]
-        return render_template("organiser/login.html", form=form), 429
     target = safe_next(request.args.get("next"))
     # A fresh session at login: nothing from before survives into the logged-in one.
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+    # Permanent, so PERMANENT_SESSION_LIFETIME (8 hours) applies; Flask re-signs the cookie
+    # on every request and refuses one older than that: the session ends after 8 idle hours.
+    session.permanent = True
     login_user(organiser)
     return redirect(target, code=303)
 

@@ -29,7 +29,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -42,7 +41,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..events import EventFields, slugify
 from ..models import Event, local_to_utc
 from ..recordings import MaterialLink
-from ..validators import http_url, lower, single_line, strip
+from ..validators import http_url, lower, mail_address, single_line, strip
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 #: Slugs that would collide with fixed organiser URLs.
@@ -225,7 +224,7 @@ class EventForm(FlaskForm):
         validators=[
             DataRequired(_l("Skriv arrangørens e-postadresse; svar på e-postene går dit.")),
             Length(max=254, message=_l("Høyst %(max)d tegn.")),
-            Email(_l("Skriv en gyldig e-postadresse."), check_deliverability=False),
+            mail_address,
         ],
     )
 

@@ -6,6 +6,7 @@ from flask_babel import ngettext
 
 from ..mail import outbox as service
 from ..models import Event
+from ..security import page_number
 from . import bp, event_or_404
 from .auth import safe_next
 
@@ -14,7 +15,7 @@ def _page(event: Event | None):
     status = request.args.get("status") or None
     if status not in service.STATUS_LABELS:
         status = None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args)
     rows, total = service.messages(event, status, page)
     return render_template(
         "organiser/outbox.html",

@@ -8,6 +8,7 @@ from .. import participants as roster
 from ..extensions import db
 from ..models import ROLES, Event, Registration
 from ..registration.forms import RegistrationForm
+from ..security import page_number
 from . import bp, event_or_404
 
 
@@ -20,7 +21,7 @@ def participant_list(slug):
     """Counts by status, seats left, and the searchable, filterable list."""
     event = event_or_404(slug)
     filters = roster.Filters.from_args(request.args)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args)
     rows, total = roster.page(event, filters, page)
     places, counties = roster.filter_choices(event)
     return render_template(

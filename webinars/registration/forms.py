@@ -3,11 +3,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..models import ROLES, Event, Municipality
 from ..registrations import eligible
-from ..validators import single_line, strip
+from ..validators import mail_address, single_line, strip
 
 
 class RegistrationForm(FlaskForm):
@@ -28,10 +28,7 @@ class RegistrationForm(FlaskForm):
         validators=[
             DataRequired(_l("Skriv e-postadressen din.")),
             Length(max=254, message=_l("E-postadressen er for lang.")),
-            Email(
-                _l("Skriv en gyldig e-postadresse, for eksempel navn@kommune.no."),
-                check_deliverability=False,
-            ),
+            mail_address,
         ],
     )
     role = SelectField(
@@ -55,6 +52,10 @@ class RegistrationForm(FlaskForm):
             single_line,
         ],
     )
+
+    #: The honeypot: hidden from people (and from screen readers), filled in by bots. A POST
+    #: that fills it is answered as a success and stores nothing.
+    website = StringField(_l("Nettsted (la stå tomt)"))
 
     def __init__(self, event: Event, municipalities: list[Municipality], *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from .. import ical, registrations
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import Event, Municipality, Registration, utcnow
 from . import bp
 from .forms import RegistrationForm
@@ -103,6 +103,7 @@ def event(slug):
 
 
 @bp.post("/events/<slug>/register")
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
 def register(slug):
     """Register; the deadline and capacity are checked again here, not only on the form."""
     event = _public_event(slug)
@@ -111,6 +112,9 @@ def register(slug):
     except registrations.RegistrationError as exc:
         return _closed(event, exc)
     form = _form(event, only=request.form.get("municipality", ""))
+    if form.website.data:
+        # The honeypot is filled: a bot. It gets the answer a person gets; nothing is stored.
+        return _answer_registered(slug, request.form.get("email", ""))
     if not form.validate():
         return _form_again(event, form)
     try:
@@ -130,7 +134,12 @@ def register(slug):
         return _closed(event, exc)
     # Whether the address was new or not, the answer is the same: the form never reveals
     # who is registered. The links travel only by e-mail.
-    session["registered"] = {"slug": slug, "email": form.email.data.strip().lower()}
+    return _answer_registered(slug, form.email.data)
+
+
+def _answer_registered(slug: str, email: str):
+    """303 to the page that says where the confirmation went."""
+    session["registered"] = {"slug": slug, "email": email.strip().lower()[:254]}
     return redirect(url_for(".registered", slug=slug), code=303)
 
 

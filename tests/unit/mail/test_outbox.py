@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from tests.support import outbox as rows_of
 from webinars import registrations
@@ -149,3 +149,40 @@ def test_every_message_function_queues_a_registered_kind(ctx, create_event, crea
     registrations.cancel(first)  # cancellation, and a promotion for the second
     kinds = {row.kind for row in db.session.scalars(select(OutboxMessage))}
     assert kinds == set(outbox.KINDS)
+
+
+def test_a_claim_never_takes_what_another_deliverer_is_claiming(
+    ctx, db_url, create_event, create_registration
+):
+    """PostgreSQL: FOR UPDATE SKIP LOCKED, so a deliverer in the middle of claiming does not
+    make the next one wait, and each takes different messages. SQLite: the write lock lets
+    one claim at a time, and the second takes what the first left."""
+    event = create_event()
+    for n in range(3):
+        create_registration(event, f"p{n}@kommune.no")
+    first_id = min(row.id for row in rows_of(ctx))
+    other = create_engine(db_url)
+    try:
+        with other.connect() as conn:
+            if db_url.startswith("postgresql"):
+                with conn.begin():
+                    # Another deliverer holds the first message's row, mid-claim.
+                    conn.execute(
+                        text("SELECT id FROM outbox WHERE id = :id FOR UPDATE"), {"id": first_id}
+                    )
+                    db.session.execute(text("SET lock_timeout = '2s'"))  # waiting would fail
+                    claimed = outbox.claim(10, "second-deliverer")
+            else:
+                raw = conn.connection.dbapi_connection
+                raw.isolation_level = None
+                raw.execute("BEGIN IMMEDIATE")
+                raw.execute(
+                    "UPDATE outbox SET status = 'sending', claimed_by = 'first-deliverer', "
+                    "claimed_until = '2999-01-01 00:00:00' WHERE id = ?",
+                    (first_id,),
+                )
+                threading.Timer(0.3, raw.execute, args=("COMMIT",)).start()
+                claimed = outbox.claim(10, "second-deliverer")  # waits for the first
+        assert first_id not in claimed and len(claimed) == 2
+    finally:
+        other.dispose()

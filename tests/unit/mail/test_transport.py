@@ -1,7 +1,14 @@
 """How mail leaves: a real SMTP server (aiosmtpd) or the log; refusals sorted into
 temporary (retried later) and permanent (never retried)."""
 
+import contextlib
 import logging
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -87,7 +94,8 @@ def test_without_mail_server_the_message_goes_to_the_log(
     assert "no MAIL_SERVER" in caplog.text
     assert "kari@kommune.no" in caplog.text and "Loggmøtet" in caplog.text
     (message,) = outbox(ctx)
-    assert message.status == "sent"
+    assert message.status == "logged", "nobody received it: it is not marked sent"
+    assert message.token is None
 
 
 # --- one connection per batch ---------------------------------------------------------------
@@ -119,3 +127,133 @@ def test_one_smtp_connection_serves_a_batch(ctx, peer_smtp, create_event, create
     assert worker.deliver_due() == 5
     assert len(peer_smtp.messages) == 5
     assert len(set(peer_smtp.peers)) == 1
+
+
+# --- a server that hangs, one that is not trusted, a message that cannot be sent ------------
+
+
+@contextmanager
+def silent_server():
+    """Accepts connections and never says a word (not even the SMTP greeting)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_hang_a_server_that_never_answers_costs_one_timeout_then_the_batch_waits(
+    ctx, create_event, create_registration
+):
+    event = create_event()
+    for n in range(3):
+        create_registration(event, f"p{n}@kommune.no")
+    with silent_server() as port:
+        ctx.config["MAIL_TIMEOUT"] = 0.5
+        point_at(ctx, port)
+        started = time.monotonic()
+        assert worker.deliver_all() == 0
+        elapsed = time.monotonic() - started
+    assert elapsed < 3, f"one timeout, not one per message or for ever ({elapsed:.1f} s)"
+    first, *rest = outbox(ctx)
+    assert (first.status, first.attempts) == ("retrying", 1)
+    assert "timed out" in first.last_error
+    assert [(m.status, m.attempts) for m in rest] == [("queued", 0), ("queued", 0)]
+    assert all(m.next_attempt_at == first.next_attempt_at > utcnow() for m in rest)
+    assert all(m.claimed_by is None for m in outbox(ctx))
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 that no trust store knows."""
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", folder / "key.pem", "-out", folder / "cert.pem", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return folder / "cert.pem", folder / "key.pem"
+
+
+@contextmanager
+def tls_server(certificate, mode: str):
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    kwargs = {"tls_context": context, "require_starttls": True}
+    if mode == "ssl":
+        kwargs = {"ssl_context": context}
+    with serve_smtp(Inbox(), **kwargs) as inbox:
+        yield inbox
+
+
+@pytest.mark.parametrize("mode", ["tls", "ssl"])
+def test_untrusted_certificate_nothing_is_sent_and_the_reason_is_visible(
+    ctx, create_event, create_registration, certificate, mode, monkeypatch
+):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    create_registration(create_event())
+    with tls_server(certificate, mode) as inbox:
+        ctx.config.update(MAIL_USE_TLS=mode == "tls", MAIL_USE_SSL=mode == "ssl")
+        point_at(ctx, inbox.port)
+        assert worker.deliver_due() == 0
+        assert inbox.messages == []
+    (message,) = outbox(ctx)
+    assert message.status == "retrying"
+    assert "CERTIFICATE_VERIFY_FAILED" in message.last_error
+
+
+@pytest.mark.parametrize("mode", ["tls", "ssl"])
+def test_a_certificate_in_ssl_cert_file_is_trusted(
+    ctx, create_event, create_registration, certificate, mode, monkeypatch
+):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    create_registration(create_event())
+    with tls_server(certificate, mode) as inbox:
+        ctx.config.update(MAIL_USE_TLS=mode == "tls", MAIL_USE_SSL=mode == "ssl")
+        point_at(ctx, inbox.port)
+        assert worker.deliver_due() == 1
+        assert len(inbox.messages) == 1
+
+
+def test_a_poisoned_message_between_good_ones_fails_alone(
+    ctx, mail_app, smtp, create_event, create_registration
+):
+    """An address the mail system cannot carry used to abort the batch and leave every
+    message of it "sending"."""
+    event = create_event()
+    for address in ("first@kommune.no", "poison@kommune.no", "last@kommune.no"):
+        create_registration(event, address)
+    with write_transaction():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.recipient == "poison@kommune.no")
+            .values(recipient="kari@bø.kommune.no")
+        )
+    assert worker.deliver_all() == 2
+    assert sorted(e.rcpt_tos[0] for e, _ in smtp.messages) == [
+        "first@kommune.no",
+        "last@kommune.no",
+    ]
+    statuses = {m.recipient: (m.status, m.attempts) for m in outbox(ctx)}
+    assert statuses == {
+        "first@kommune.no": ("sent", 1),
+        "kari@bø.kommune.no": ("failed", 1),
+        "last@kommune.no": ("sent", 1),
+    }

@@ -2,19 +2,26 @@
 and the loop that runs both."""
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 
-from tests.support import outbox
+from tests.support import Inbox, deliver, outbox, serve_smtp
 from webinars import recordings, registrations, reminders
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import outbox as mail_outbox
 from webinars.mail import transport, worker
 from webinars.models import Event, OutboxMessage, utcnow
+
+ROOT = Path(__file__).resolve().parents[3]
 
 # --- delivering -----------------------------------------------------------------------------
 
@@ -61,14 +68,15 @@ def test_deliver_all_sends_batch_after_batch(ctx, mail_app, smtp, create_event, 
             event, name="Kari", email=f"p{n}@kommune.no", role="ordforer", municipality="0301"
         )
     batches = []
-    deliver_due = worker.deliver_due
+    deliver_batch = worker._deliver_batch
 
-    def small_batches(limit=100, worker=None):
-        sent = deliver_due(limit=3, worker=worker)
+    def recorded(limit, name, stop):
+        claimed, sent = deliver_batch(limit, name, stop)
         batches.append(sent)
-        return sent
+        return claimed, sent
 
-    monkeypatch.setattr(worker, "deliver_due", small_batches)
+    monkeypatch.setattr(worker, "BATCH", 3)
+    monkeypatch.setattr(worker, "_deliver_batch", recorded)
     assert worker.deliver_all() == 7
     assert batches == [3, 3, 1, 0]
     assert len(smtp.messages) == 7
@@ -165,7 +173,7 @@ def test_a_registration_wakes_delivery_at_once_and_runs_no_job(app, smtp, create
 def test_the_loop_survives_a_failing_pass(app, monkeypatch, caplog):
     passes = []
 
-    def failing():
+    def failing(stop=None):
         passes.append(1)
         raise RuntimeError("database is away")
 
@@ -190,3 +198,79 @@ def _wait_for(condition, what: str, timeout: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+# --- two deliverers behind a slow relay, and stopping --------------------------------------
+
+
+def test_slow_relay_two_deliverers_outliving_the_lease_send_each_message_once(
+    app, create_event, monkeypatch
+):
+    """A batch outlives its lease; the second deliverer takes what the first has not sent
+    yet, and the first skips what it lost: 6 messages, 6 deliveries (it used to be 9)."""
+    monkeypatch.setattr(mail_outbox, "CLAIM_LEASE", timedelta(seconds=1))
+    event = create_event()
+    with app.app_context():
+        for n in range(6):
+            registrations.register(
+                db.session.get(Event, event.id),
+                name="Kari", email=f"p{n}@kommune.no", role="ordforer", municipality="0301",
+            )  # fmt: skip
+    with serve_smtp(Inbox(delay=0.4)) as relay:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=relay.port)
+        transport.init_app(app)
+
+        def deliverer(wait: float):
+            time.sleep(wait)
+            with app.app_context():
+                worker.deliver_all()
+
+        first = threading.Thread(target=deliverer, args=(0,))
+        second = threading.Thread(target=deliverer, args=(1.2,))  # after the first lease
+        first.start()
+        second.start()
+        first.join(30)
+        second.join(30)
+        received = sorted(e.rcpt_tos[0] for e, _ in relay.messages)
+    assert received == [f"p{n}@kommune.no" for n in range(6)], "each exactly once"
+    assert {m.status for m in outbox(app)} == {"sent"}
+
+
+def test_sigterm_during_a_batch_finishes_the_message_in_hand_and_exits(
+    app, db_url, create_event, create_registration
+):
+    event = create_event()
+    for n in range(5):
+        create_registration(event, f"p{n}@kommune.no")
+    with serve_smtp(Inbox(delay=0.5)) as relay:
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "SECRET_KEY": "a-key-for-this-test-only",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(relay.port),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "worker"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            _wait_for(lambda: relay.messages, "the worker's first delivery", timeout=30)
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, output.decode()
+        assert b"Stopped." in output
+        cut_short = len(relay.messages)
+        assert 1 <= cut_short < 5, "stopped during the batch"
+        rows = outbox(app)
+        assert sorted(m.status for m in rows) == ["queued"] * (5 - cut_short) + ["sent"] * cut_short
+        assert all(m.claimed_by is None for m in rows), "nothing left claimed"
+
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=relay.port)
+        transport.init_app(app)
+        deliver(app)
+        received = sorted(e.rcpt_tos[0] for e, _ in relay.messages)
+    assert received == [f"p{n}@kommune.no" for n in range(5)], "every message exactly once"

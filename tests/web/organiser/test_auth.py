@@ -8,18 +8,23 @@ behaves as it does in a browser.
 
 from __future__ import annotations
 
+import ast
 import re
+import secrets
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
 from tests.support import detach, form_token, within
 from webinars import accounts
-from webinars.accounts import LOCK_DURATION, MAX_FAILED_LOGINS
+from webinars.accounts import MAX_FAILED_LOGINS
 from webinars.extensions import db
-from webinars.models import Event, Organiser, utcnow
+from webinars.models import Event, Organiser
 
 PASSWORD = "korrekt hest batteri"
 ERROR = re.compile(r'id="password-error">([^<]+)<')
@@ -91,24 +96,31 @@ def test_wrong_password_and_unknown_address_get_the_same_answer(client, account)
     assert login_path(client.get("/organiser/events")) == "/organiser/login"
 
 
-def test_repeated_failures_lock_the_account_without_revealing_it(app, client, account):
+def _page(response) -> tuple[int, str]:
+    """Status and body, without the CSRF token (it is re-signed on every page)."""
+    return response.status_code, re.sub(
+        r'value="[^"]*"(?=[^>]*name="csrf_token"|)', "", response.text
+    )
+
+
+def test_password_oracle_the_lock_out_answer_for_the_right_password_equals_the_wrong_one(
+    app, client, account
+):
     for _ in range(MAX_FAILED_LOGINS):
         assert log_in(client, password="feil passord her").status_code == 422
-    locked = stored(app)
-    assert locked.locked_until is not None
-    assert locked.locked_until - utcnow() > LOCK_DURATION - timedelta(minutes=1)
+    with within(app):
+        assert accounts.failures(stored(app))[0].locked_until is not None
 
-    # The right password is refused now, and says so (only its owner can see this) ...
     right = log_in(client)
-    assert right.status_code == 429
-    assert "sperret" in right.text
-    assert login_path(client.get("/organiser/events")) == "/organiser/login"
-    # ... while a guess looks exactly like a guess at an address that has no account.
-    guess = log_in(client, password="enda et feil passord")
+    wrong = log_in(client, password="enda et feil passord")
     nobody = log_in(client, email="finnes.ikke@ks.no", password="enda et feil passord")
-    assert guess.status_code == nobody.status_code == 422
-    assert ERROR.search(guess.text).group(1) == ERROR.search(nobody.text).group(1)
-    assert "sperret" not in ERROR.search(guess.text).group(1).split(".")[0]
+    assert right.status_code == wrong.status_code == nobody.status_code == 422
+    assert _page(right) == _page(wrong)
+    assert ERROR.search(right.text).group(1) == ERROR.search(nobody.text).group(1)
+    assert "sperret" not in ERROR.search(right.text).group(1).split(".")[0]
+    assert login_path(client.get("/organiser/events")) == "/organiser/login"
+    with within(app):
+        assert accounts.failures(stored(app))[0].failures == 2, "both attempts were counted"
 
 
 def test_logout_ends_the_session_and_a_replayed_cookie(app, client, account):
@@ -175,7 +187,7 @@ def _url(rule, slug: str) -> str:
     values = {}
     for name, converter in rule._converters.items():
         kind = type(converter).__name__
-        values[name] = 1 if kind in ("IntegerConverter", "NumberConverter") else slug
+        values[name] = 1 if kind in ("BoundedInt", "IntegerConverter", "NumberConverter") else slug
     return rule.build(values, append_unknown=False)[1]
 
 
@@ -206,3 +218,66 @@ def test_every_organiser_route_redirects_anonymous_users_to_login(app, client, c
     # Nothing happened to the event on the way.
     with within(app):
         assert db.session.get(Event, event.id).status == Event.PUBLISHED
+
+
+# --- forged and old sessions ----------------------------------------------------------------
+
+
+def _string_constants() -> set[str]:
+    """Every string literal in the project's Python files (where a key could hide)."""
+    root = Path(__file__).resolve().parents[3]
+    found = set()
+    for path in [root / "config.py", root / "wsgi.py", *root.glob("webinars/**/*.py"),
+                 *root.glob("tests/**/*.py"), *root.glob("bench/*.py")]:  # fmt: skip
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
+                found.add(node.value)
+    return found
+
+
+def _forged_cookie(app, key: str, user_id: str) -> str:
+    signer = SecureCookieSessionInterface().get_signing_serializer(
+        type("Forger", (), {"secret_key": key, "config": app.config})()
+    )
+    return signer.dumps({"_user_id": user_id, "_fresh": True})
+
+
+@pytest.fixture
+def app_config():
+    # The key an operator sets: random, and so in no file.
+    return {"SECRET_KEY": secrets.token_hex(32)}
+
+
+def test_forged_session_with_any_key_found_in_the_source_fails(app, account, create_event):
+    event = create_event()
+    export = f"/organiser/events/{event.slug}/participants.csv"
+    keys = _string_constants()
+    assert "test-secret" in keys and len(keys) > 500  # the search looks where it should
+    for key in keys:
+        client = app.test_client()
+        client.set_cookie("session", _forged_cookie(app, key, account.get_id()))
+        response = client.get(export)
+        assert response.status_code == 302, f"a session signed with {key!r} was accepted"
+    # The same cookie signed with the real key is let in: the forgery itself is right.
+    client = app.test_client()
+    client.set_cookie("session", _forged_cookie(app, app.secret_key, account.get_id()))
+    assert client.get(export).status_code == 200
+
+
+def test_a_session_ends_after_8_hours_without_activity(app, client, account, monkeypatch):
+    assert app.permanent_session_lifetime == timedelta(hours=8)
+    real = TimestampSigner.get_timestamp
+
+    def signed(hours_ago: float):
+        monkeypatch.setattr(
+            TimestampSigner, "get_timestamp", lambda self: real(self) - int(hours_ago * 3600)
+        )
+        response = log_in(client)
+        monkeypatch.setattr(TimestampSigner, "get_timestamp", real)
+        return response
+
+    assert signed(7.9).status_code == 303
+    assert client.get("/organiser/events").status_code == 200, "active within 8 hours: in"
+    log_out(client)
+    assert signed(8.1).status_code == 303
+    assert login_path(client.get("/organiser/events")) == "/organiser/login"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask_babel import force_locale
 
-from tests.support import deliver, form_token, outbox, within
+from tests.support import deliver, form_token, manage_link, outbox, within
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import outbox as mail_outbox
@@ -167,7 +167,16 @@ def test_a_failed_retry_fails_again_visibly(mail_app, signed_in, failed, smtp):
     ola = message(mail_app, "ola@kommune.no")
     assert (ola.status, ola.attempts) == ("failed", 2)
     assert ola.last_error.startswith("554")
-    assert ola.token  # the manage link can still go out when it is tried once more
+    assert ola.token is None  # no plaintext link stays in the database of a failed message
+
+    # Tried once more, it carries a new manage link that works.
+    signed_in.post(f"/organiser/mail/{ola.id}/retry", data={"csrf_token": csrf(signed_in)})
+    smtp.reply = None
+    deliver(mail_app)
+    assert message(mail_app, "ola@kommune.no").status == "sent"
+    link = manage_link(smtp.to("ola@kommune.no")[-1], "http://webinars.test")
+    page = mail_app.test_client().get(link.removeprefix("http://webinars.test"))
+    assert page.status_code == 200
 
 
 def test_retry_needs_csrf(app, signed_in, failed):
@@ -265,3 +274,39 @@ def test_the_pages_need_a_login(client, path):
 
 def test_unknown_event_is_404(signed_in):
     assert signed_in.get("/organiser/events/finnes-ikke/mail").status_code == 404
+
+
+def test_every_organiser_page_warns_while_mail_only_goes_to_the_log(app, signed_in):
+    for path in ("/organiser/events", "/organiser/mail", "/organiser/coverage"):
+        page = signed_in.get(path).text
+        assert "E-post sendes ikke." in page and "MAIL_SERVER" in page, path
+
+
+def test_no_warning_when_mail_is_sent(mail_app, signed_in):
+    assert "E-post sendes ikke." not in signed_in.get("/organiser/events").text
+
+
+def test_logged_messages_are_shown_as_logged_not_sent(
+    app, signed_in, create_event, create_registration
+):
+    create_registration(create_event())
+    deliver(app)
+    page = signed_in.get("/organiser/mail").text
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "Bare logget (ikke sendt) (1)" in words
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["https://evil.test/organiser/mail", "//evil.test/organiser/mail", "/organiser/logout",
+     "/\\\\evil.test/organiser/", "/"],
+)  # fmt: skip
+def test_open_redirect_the_outbox_form_checks_next_as_login_does(
+    mail_app, signed_in, failed, next_url
+):
+    ola = message(mail_app, "ola@kommune.no")
+    response = signed_in.post(
+        f"/organiser/mail/{ola.id}/retry", data={"csrf_token": csrf(signed_in), "next": next_url}
+    )
+    assert response.status_code == 303
+    assert response.location == "/organiser/mail"

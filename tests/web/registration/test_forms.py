@@ -122,3 +122,60 @@ def test_akson_meeting_refuses_midt_norge(app, client, register):
     assert "den viser kommunene arrangementet er for" in field_error(page, "municipality")
     assert nothing_stored(app)
     assert register("akson-stormote", municipality="1811").status_code == 303  # Bindal, Nord
+
+
+# --- attacks on the form ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["name", "organisation"])
+@pytest.mark.parametrize("character", ["\u202e", "\u2066", "\u200b", "\ufeff"])
+def test_bidi_characters_in_names_are_refused_next_to_the_field(
+    app, register, event, field, character
+):
+    """U+202E turns "Kari Nordmann" in a list or an export into something else entirely."""
+    page = register(event.slug, **{field: f"Kari {character}nnamdroN"})
+    assert page.status_code == 422
+    assert "usynlige formateringstegn" in field_error(page, field)
+    assert nothing_stored(app)
+
+
+def test_a_non_ascii_local_part_is_refused_next_to_the_field(app, register, event):
+    """Our mail cannot reach kåre@kommune.no (no SMTPUTF8): say so instead of failing later."""
+    page = register(event.slug, email="kåre@kommune.no")
+    assert page.status_code == 422
+    assert "æ, ø, å" in field_error(page, "email")
+    assert nothing_stored(app)
+
+
+def test_an_internationalised_domain_is_stored_in_its_ascii_form(app, register, event):
+    response = register(event.slug, email="Kari@Bø.Kommune.no")
+    assert response.status_code == 303
+    with within(app):
+        registration = db.session.scalar(select(Registration))
+        (message,) = db.session.scalars(select(OutboxMessage))
+    assert registration.email == "kari@xn--b-5ga.kommune.no"
+    assert message.recipient == "kari@xn--b-5ga.kommune.no"
+
+
+def test_honeypot_a_bot_that_fills_the_hidden_field_is_answered_as_a_success(
+    app, client, register, event
+):
+    response = register(event.slug, website="http://spam.example/")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/events/{event.slug}/registered"
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and "kari@kommune.no" in page.text
+    assert nothing_stored(app)
+
+
+def test_the_honeypot_is_hidden_from_people_and_their_tools(client, event):
+    page = client.get(f"/events/{event.slug}").text
+    hidden = re.search(r'<div class="hp" aria-hidden="true">(.*?)</div>', page, re.S)
+    assert hidden, "the honeypot sits in a hidden, aria-hidden wrapper"
+    assert 'name="website"' in hidden.group(1)
+    assert 'tabindex="-1"' in hidden.group(1) and 'autocomplete="off"' in hidden.group(1)
+
+
+def test_a_person_who_leaves_the_honeypot_empty_is_registered(app, register, event):
+    assert register(event.slug, website="").status_code == 303
+    assert not nothing_stored(app)
