@@ -81,6 +81,8 @@ class Config:
     #: Registration POSTs and login attempts allowed per client address.
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER") or "10 per minute; 60 per hour"
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN") or "10 per minute"
+    #: Failed logins naming one account, from all client addresses together.
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT") or "50 per hour"
 
     #: Organiser sessions end after this long without a request.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=8)

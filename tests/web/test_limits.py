@@ -72,6 +72,26 @@ def test_password_spraying_from_one_address_is_limited(app, client):
     )
 
 
+def test_guessing_one_account_from_many_addresses_meets_a_per_account_bound(app):
+    app.config["RATELIMIT_LOGIN_ACCOUNT"] = "6 per hour"
+    with within(app):
+        accounts.create_organiser("ola@ks.no", "korrekt hest batteri")
+        accounts.create_organiser("kari@ks.no", "korrekt hest batteri")
+    # The owner's own logins do not count towards the bound ...
+    owner = post_login(app.test_client(), "192.0.2.1", "Ola@KS.no", "korrekt hest batteri")
+    assert owner.status_code == 303
+    # ... wrong passwords from six addresses, any spelling of the address, do.
+    for n in range(6):
+        email = " OLA@ks.no " if n % 2 else "ola@ks.no"
+        assert post_login(app.test_client(), f"203.0.113.{n}", email).status_code == 422
+    over = post_login(app.test_client(), "203.0.113.99", "ola@ks.no", "korrekt hest batteri")
+    assert over.status_code == 429, "a bound for the account, whatever the password"
+    assert "For mange forsøk" in over.text
+    # Other accounts are not touched.
+    kari = post_login(app.test_client(), "203.0.113.99", "kari@ks.no", "korrekt hest batteri")
+    assert kari.status_code == 303
+
+
 def test_registration_flood_from_one_address_gets_429_and_stores_nothing(
     app, register, create_event
 ):

@@ -38,8 +38,25 @@ def safe_next(target: str | None, default: str | None = None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def _named_account() -> str:
+    """The account a login attempt names, however it is spelt: one key for all its guessers."""
+    return "login-account:" + " ".join((request.form.get("email") or "").lower().split())[:254]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 422
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+# Wrong passwords for one account from every address together: guessing spread over many
+# addresses still meets a bound. Only failures count, so the owner's logins do not.
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"],
+    key_func=_named_account,
+    methods=["POST"],
+    deduct_when=_failed,
+)
 def login():
     """Log in with e-mail and password."""
     if current_user.is_authenticated:
