@@ -47,7 +47,21 @@ from webinars.municipalities import load_register, read_register
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
-TABLES = ["outbox", "materials", "registrations", "events", "organisers", "municipalities"]
+TABLES = [
+    "outbox",
+    "attendance_reports",
+    "declarations",
+    "declaration_documents",
+    "submission_links",
+    "invitations",
+    "contacts",
+    "materials",
+    "registrations",
+    "events",
+    "programmes",
+    "organisers",
+    "municipalities",
+]
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "webinars" / "translations"
 
 

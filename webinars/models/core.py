@@ -1,4 +1,4 @@
-"""The entities: municipalities, events, registrations, organisers and the mail outbox.
+"""The entities of running events: municipalities, events, registrations, organisers, outbox.
 
 The rules about them live in the modules named for them (registrations.py, events.py,
 accounts.py, mail/outbox.py); here are the columns and what follows from a row alone.
@@ -6,64 +6,29 @@ accounts.py, mail/outbox.py); here are the columns and what follows from a row a
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     Time,
-    TypeDecorator,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from ..extensions import db
+from .base import N_, UTCDateTime, local_to_utc, utcnow
 
-
-def utcnow() -> datetime:
-    """The current instant, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in and out, on SQLite (which stores naive values) and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where an instant is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """A wall-clock time in `zone` as a UTC instant; a time in the spring gap moves forward.
-
-    02:30 on the last Sunday of March does not exist in Europe/Oslo. With fold=0 (PEP 495)
-    a time in the gap takes the offset from before the change, which normalises it the way
-    calendars do (to 03:30); fold=1 would move it back to 01:30. In the autumn fold, fold=0
-    is the first of the two occurrences.
-    """
-    return datetime.combine(day, at).replace(tzinfo=zone, fold=0).astimezone(UTC)
+if TYPE_CHECKING:
+    from .campaign import Programme
 
 
 class Municipality(db.Model):
@@ -125,9 +90,14 @@ class Event(db.Model):
     organiser_email: Mapped[str] = mapped_column(String(254), default="")
     recording_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     recording_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The programme whose campaign this event is part of (Akson: the meeting and webinars).
+    programme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programmes.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    programme: Mapped[Programme | None] = relationship(back_populates="events")
     registrations: Mapped[list[Registration]] = relationship(
         back_populates="event", order_by="Registration.id"
     )
@@ -230,6 +200,9 @@ class Registration(db.Model):
     reminded_day_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_hour_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recording_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Minutes in the event by the loaded participant report (summed over rejoins); None
+    #: when the report does not list them as attending, or no report is loaded.
+    attended_minutes: Mapped[int | None] = mapped_column(Integer)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(back_populates="registrations")
@@ -294,11 +267,6 @@ class OutboxMessage(db.Model):
 
     event: Mapped[Event | None] = relationship()
     registration: Mapped[Registration | None] = relationship()
-
-
-def N_(message: str) -> str:
-    """Mark a string for translation where it is defined; it is translated where shown."""
-    return message
 
 
 #: Roles offered on the registration form, stored by key.
