@@ -1,7 +1,7 @@
 """The reader's language: which locale a request gets, and dates, times and numbers written
 out in it (dates in the event's own time zone)."""
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
@@ -61,6 +61,26 @@ def stamp(value: datetime, zone: ZoneInfo) -> str:
     return value.astimezone(zone).isoformat(" ", "minutes")[:16]
 
 
+def short_date(value: date) -> str:
+    """'5. mai' in Norwegian, '5 May' in English (chart axes)."""
+    if _locale().startswith("en"):
+        return format_date(value, "d MMM", locale="en_GB")
+    return format_date(value, "d. MMM", locale="nb_NO")
+
+
+def long_day(value: date) -> str:
+    """'1. juli 2020' in Norwegian, '1 July 2020' in English."""
+    if _locale().startswith("en"):
+        return format_date(value, "d MMMM y", locale="en_GB")
+    return format_date(value, "d. MMMM y", locale="nb_NO")
+
+
+def local_today(zone: ZoneInfo | None = None) -> date:
+    """Today's date in `zone` (the service's own zone when none is given)."""
+    zone = zone or ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    return datetime.now(zone).date()
+
+
 def long_datetime(value: datetime, zone: str) -> str:
     """'tirsdag 5. mai 2020 kl. 14:00' in the given zone."""
     local = value.astimezone(ZoneInfo(zone))
@@ -110,5 +130,7 @@ def init_app(app: Flask) -> None:
         number=number,
         percent=percent,
         stamp=stamp,
+        short_date=short_date,
+        long_day=long_day,
     )
     app.jinja_env.globals.update(event_when=event_when, event_url=event_url, get_locale=_locale)

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -20,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import attendance, contacts
 from .db import in_write_transaction, lock_event, write_transaction
 from .extensions import db
 from .mail import messages, outbox
@@ -114,20 +116,30 @@ def is_open(event: Event, now: datetime | None = None) -> bool:
     return True
 
 
-def _eligibility(event: Event) -> list[tuple[str, list[str]]]:
-    """The event's rule: for each municipality column, the values allowed (empty: any)."""
+class Eligibility(Protocol):
+    """What names eligible municipalities: an event, or a programme for its campaign."""
+
+    @property
+    def region_list(self) -> list[str]: ...
+
+    @property
+    def county_list(self) -> list[str]: ...
+
+
+def _eligibility(event: Eligibility) -> list[tuple[str, list[str]]]:
+    """The rule: for each municipality column, the values allowed (empty: any)."""
     return [("health_region", event.region_list), ("county_number", event.county_list)]
 
 
-def eligible(event: Event, municipality: Municipality) -> bool:
-    """Whether people from this municipality may register for the event."""
+def eligible(event: Eligibility, municipality: Municipality) -> bool:
+    """Whether the municipality may register for the event (or is in a programme's campaign)."""
     return bool(municipality.active) and all(
         not allowed or getattr(municipality, column) in allowed
         for column, allowed in _eligibility(event)
     )
 
 
-def eligible_condition(event: Event) -> ColumnElement[bool]:
+def eligible_condition(event: Eligibility) -> ColumnElement[bool]:
     """The same rule as an SQL condition on Municipality."""
     return and_(
         Municipality.active,
@@ -280,6 +292,12 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     db.session.add(registration)
     messages.queue_confirmation(registration, token)
     db.session.flush()
+    contacts.note_registrant(
+        name=fields["name"],
+        email=fields["email"],
+        role=fields["role"],
+        municipality=fields["municipality_number"],
+    )
     return registration, True
 
 
@@ -416,6 +434,7 @@ def anonymise_old_registrations(now: datetime) -> int:
             .where(Event.ends_at < cutoff, Registration.anonymised_at.is_(None))
             .limit(1000)
         ).all()
+        emails = [registration.email for registration in rows]
         for registration in rows:
             # Municipality, role and status stay: they are what the statistics need.
             registration.name = ""
@@ -426,6 +445,16 @@ def anonymise_old_registrations(now: datetime) -> int:
         if rows:
             # Their mail too: no address, no name, no working link, and nothing left to send.
             outbox.forget_recipients([r.id for r in rows])
+            # And what the campaign learnt from them: contacts known only from registering
+            # (unless they still have a registration that is kept), and the names and
+            # addresses in their events' participant reports that matched nobody.
+            kept = db.session.scalars(
+                select(Registration.email).where(
+                    Registration.email.in_(emails), Registration.anonymised_at.is_(None)
+                )
+            ).all()
+            contacts.forget_registrants(sorted(set(emails) - set(kept)))
+            attendance.forget_unmatched(sorted({r.event_id for r in rows}))
     if rows:
         log.info("anonymised %d registrations", len(rows))
     return len(rows)

@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
         """The form's token was missing or expired: nothing was stored."""
         return render_template("errors/csrf.html"), 400
 
-    for code in (400, 403, 404, 405, 410, 500):
+    for code in (400, 403, 404, 405, 410, 413, 500):
         app.register_error_handler(code, _error_page(code))
 
 

@@ -75,9 +75,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
         sa.UniqueConstraint("email", name=op.f("uq_contacts_email")),
     )
-    op.create_index(
-        op.f("ix_contacts_municipality_number"), "contacts", ["municipality_number"]
-    )
+    op.create_index(op.f("ix_contacts_municipality_number"), "contacts", ["municipality_number"])
 
     op.create_table(
         "invitations",

@@ -8,9 +8,9 @@ import io
 
 import pytest
 from sqlalchemy import event as sa_event
+from webinars.coverage import Figures, Missing
 
 from webinars import coverage
-from webinars.coverage import Figures, Missing
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.models import Event, Municipality, Registration

@@ -202,9 +202,7 @@ class AttendanceReport(db.Model):
     __tablename__ = "attendance_reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(
-        ForeignKey("events.id", ondelete="CASCADE"), unique=True
-    )
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), unique=True)
     #: zoom, teams or csv.
     source: Mapped[str] = mapped_column(String(20))
     filename: Mapped[str] = mapped_column(String(200), default="")
