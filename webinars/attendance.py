@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from . import csvfiles
 from .db import lock_event, write_transaction
@@ -298,18 +298,13 @@ def load(
             .values(attended_minutes=None)
         )
         changes = [
-            {"rid": registration_id, "minutes": person.minutes}
+            {"id": registration_id, "attended_minutes": person.minutes}
             for person in attendees
             for registration_id in found.get(person.email, ())
         ]
         if changes:
-            db.session.execute(
-                update(Registration)
-                .where(Registration.id == bindparam("rid"))
-                .values(attended_minutes=bindparam("minutes"))
-                .execution_options(synchronize_session=False),
-                changes,
-            )
+            # Bulk UPDATE by primary key: one statement, executed for every row.
+            db.session.execute(update(Registration), changes)
         unmatched = [
             {"email": p.email, "name": p.name, "minutes": p.minutes}
             for p in attendees

@@ -125,8 +125,8 @@ def goal(programme: Programme) -> Goal:
 
 
 def days_left(programme: Programme, today: date) -> int:
-    """Days from `today` to the declaration deadline, the deadline day included (0 after it)."""
-    return max((programme.declarations_due - today).days + 1, 0)
+    """Days from `today` to the declaration deadline (0 on the last day and after it)."""
+    return max((programme.declarations_due - today).days, 0)
 
 
 def is_late(programme: Programme, signed_on: date) -> bool:

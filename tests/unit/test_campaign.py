@@ -1,210 +1,277 @@
-"""Municipality coverage: reached municipalities and inhabitants against the goal, by county,
-and the municipalities still missing, counted by the database."""
+"""Where a campaign stands: each municipality's furthest step, the goal (the programme's own),
+the funnel, the counties, whom to call next and the figures over time."""
 
 from __future__ import annotations
 
-import csv
-import io
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
-from webinars.coverage import Figures, Missing
+from sqlalchemy import update
 
-from webinars import coverage
+from webinars import campaign, declarations, invitations
 from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.models import Event, Municipality, Registration
+from webinars.models import Event, Municipality, Programme, Registration
 from webinars.municipalities import read_register
 
 AKSON = "Nord,Vest,Sør-Øst"
 REGISTER = read_register()
 POPULATION = {row["number"]: row["population"] for row in REGISTER}
 OUTSIDE_MIDT = [row for row in REGISTER if row["health_region"] != "Midt-Norge"]
+TODAY = date(2020, 5, 20)
 
 
-def test_the_akson_goal_is_computed_from_the_register(ctx, create_event):
-    create_event(slug="akson-stormote", eligible_regions=AKSON)
-
-    figures = coverage.totals(coverage.programme_events())
-
-    assert (figures.municipalities, figures.population) == (292, 4_633_640)
-    assert figures.goal == 2_316_821  # more than half: floor(4 633 640 / 2) + 1
-    assert (figures.reached, figures.reached_population, figures.goal_reached) == (0, 0, False)
-    assert figures.to_goal == 2_316_821
-    assert figures.goal_share == pytest.approx(0.5, abs=1e-6)
+def _programme(id_: int) -> Programme:
+    db.session.expire_all()
+    return db.session.get(Programme, id_)
 
 
-def test_active_registrants_count_and_cancelled_or_ineligible_do_not(ctx, create_event, registered):
-    meeting = create_event(slug="akson-stormote", eligible_regions=AKSON)
-    webinar = create_event(slug="akson-webinar-1", eligible_regions=AKSON)
-    registered(meeting, "0301")  # Oslo, confirmed
-    registered(meeting, "0301")  # twice from Oslo still counts once
-    registered(webinar, "4601", status=Registration.WAITLISTED)  # Bergen, on the waiting list
-    registered(meeting, "1103", status=Registration.CANCELLED)  # Stavanger, cancelled
-    registered(meeting, "5001")  # Trondheim is in Midt-Norge: not in the goal at all
-    events = coverage.programme_events()
+def _by_number(programme) -> dict[str, campaign.Place]:
+    return {place.number: place for place in campaign.places(programme)}
 
-    figures = coverage.totals(events)
 
-    people = POPULATION["0301"] + POPULATION["4601"]
-    assert (figures.municipalities, figures.reached, figures.reached_population) == (292, 2, people)
-    assert figures.share == pytest.approx(people / 4_633_640)
+def test_the_akson_goal_comes_from_the_programme_and_the_register(ctx, create_programme):
+    akson = create_programme()
 
-    # By county: Oslo fully reached, Vestland partly, Trøndelag not listed at all.
-    counties = {county.number: county for county in coverage.by_county(events)}
-    oslo = counties["03"]
-    assert (oslo.reached, oslo.municipalities, oslo.share) == (1, 1, 1.0)
+    standing = campaign.standing(akson, campaign.places(akson), TODAY)
+
+    assert (standing.goal.municipalities, standing.goal.population) == (292, 4_633_640)
+    assert standing.goal.people == 2_316_821  # more than half: floor(4 633 640 / 2) + 1
+    assert (standing.signed, standing.signed_population, standing.reached) == (0, 0, False)
+    assert standing.to_goal == 2_316_821
+    assert standing.days_left == 42  # 20 May to 1 July
+
+
+def test_an_event_open_to_the_whole_country_does_not_move_the_goal(
+    ctx, create_programme, create_event, registered
+):
+    meeting = create_event(eligible_regions=AKSON)
+    open_webinar = create_event()  # no eligibility rule: the whole country, Trondheim too
+    akson = create_programme([meeting, open_webinar])
+    registered(open_webinar, "5001")  # Trondheim registers for the open webinar
+
+    rows = campaign.places(akson)
+    standing = campaign.standing(akson, rows, TODAY)
+    calls = campaign.calls(akson, rows, standing)
+
+    assert standing.goal.population == 4_633_640 and standing.goal.people == 2_316_821
+    trondheim = _by_number(akson)["5001"]
+    assert trondheim.registered and not trondheim.eligible
+    assert "5001" not in [call.place.number for call in calls]
+    assert calls[0].place.name == "Oslo"
+
+
+def test_each_municipality_is_at_its_furthest_step(
+    ctx, create_programme, create_event, create_contact, registered
+):
+    meeting = create_event(eligible_regions=AKSON)
+    other = create_event(eligible_regions=AKSON)  # not in the programme
+    akson = create_programme([meeting])
+    create_contact("1103")  # Stavanger: a contact, not invited yet
+    invitations.send(db.session.get(Event, meeting.id), invitations.Audience(county="46"))
+    create_contact("4601")  # Bergen: invited below
+    invitations.send(db.session.get(Event, meeting.id), invitations.Audience(county="46"))
+    registered(meeting, "0301")  # Oslo registered
+    registered(meeting, "1804")  # Bodø registered and attended
+    registered(meeting, "3024", status=Registration.CANCELLED)  # Bærum cancelled: not registered
+    registered(other, "4204")  # Kristiansand registered for another programme's event
+    with write_transaction():
+        db.session.execute(
+            update(Registration)
+            .where(Registration.municipality_number == "1804")
+            .values(attended_minutes=42)
+        )
+    declarations.record(akson, municipality="5401", signed_on=date(2020, 6, 1), by="test")
+
+    places = _by_number(_programme(akson.id))
+
+    assert places["1103"].step == campaign.NOT_INVITED
+    assert places["4601"].step == campaign.INVITED
+    assert places["0301"].step == campaign.REGISTERED
+    assert places["1804"].step == campaign.ATTENDED
+    assert places["3024"].step == campaign.NOT_INVITED
+    assert places["4204"].step == campaign.NOT_INVITED
+    assert places["5401"].step == campaign.SIGNED  # Tromsø signed without being invited
+    assert not places["5001"].eligible  # Trondheim, Midt-Norge
+
+
+def test_the_funnel_counts_each_municipality_at_every_step_up_to_its_furthest(
+    ctx, create_programme, create_event, registered
+):
+    meeting = create_event(eligible_regions=AKSON)
+    akson = create_programme([meeting])
+    registered(meeting, "0301")
+    declarations.record(akson, municipality="4601", signed_on=date(2020, 6, 1), by="test")
+
+    stages = {stage.step: stage for stage in campaign.funnel(campaign.places(akson))}
+
+    oslo, bergen = POPULATION["0301"], POPULATION["4601"]
+    assert (stages["eligible"].municipalities, stages["eligible"].population) == (292, 4_633_640)
+    assert (stages["invited"].municipalities, stages["invited"].population) == (2, oslo + bergen)
+    assert (stages["registered"].municipalities, stages["registered"].population) == (
+        2,
+        oslo + bergen,
+    )
+    assert (stages["attended"].municipalities, stages["signed"].municipalities) == (1, 1)
+    assert stages["signed"].population == bergen
+
+
+def test_counties_have_the_same_figures(ctx, create_programme, create_event, registered):
+    meeting = create_event(eligible_regions=AKSON)
+    akson = create_programme([meeting])
+    registered(meeting, "4601")
+    declarations.record(akson, municipality="4601", signed_on=date(2020, 6, 1), by="test")
+
+    counties = {county.number: county for county in campaign.by_county(campaign.places(akson))}
+
     vestland = [r for r in OUTSIDE_MIDT if r["county_number"] == "46"]
-    assert (counties["46"].reached, counties["46"].municipalities) == (1, len(vestland))
-    assert "50" not in counties
+    assert counties["46"].municipalities == len(vestland)
+    assert counties["46"].reached["signed"] == counties["46"].reached["registered"] == 1
+    assert counties["46"].share == pytest.approx(
+        POPULATION["4601"] / sum(r["population"] for r in vestland)
+    )
+    assert "50" not in counties and "15" not in counties  # Midt-Norge
     assert list(counties) == sorted(counties)
 
-    # Missing: Stavanger (the cancelled one) is now the largest municipality not reached.
-    missing = coverage.missing(events)
+
+def test_whom_to_call_next_largest_first_with_contacts_and_the_gap_each_closes(
+    ctx, create_programme, create_event, create_contact, registered
+):
+    meeting = create_event(eligible_regions=AKSON)
+    akson = create_programme([meeting])
+    create_contact("0301", name="Raymond Johansen", email="raymond@oslo.kommune.no")
+    create_contact(
+        "0301", name="Avmeldt", email="borte@oslo.kommune.no", unsubscribed_at=datetime.now(UTC)
+    )
+    registered(meeting, "4601")
+    declarations.record(akson, municipality="1103", signed_on=date(2020, 6, 1), by="test")
+    rows = campaign.places(akson)
+
+    calls = campaign.calls(akson, rows, campaign.standing(akson, rows, TODAY))
+
     expected = sorted(
-        (r for r in OUTSIDE_MIDT if r["number"] not in ("0301", "4601")),
+        (r for r in OUTSIDE_MIDT if r["number"] != "1103"),
         key=lambda r: (-r["population"], r["name"]),
     )
-    assert [m.number for m in missing] == [r["number"] for r in expected]
-    assert missing[0].name == "Stavanger"
-    assert "5001" not in [m.number for m in missing]
-
-
-def test_anonymised_registrations_still_count(ctx, create_event, create_registration):
-    event = create_event(eligible_regions=AKSON)
-    kari = create_registration(event, municipality="4601")
-    with write_transaction():
-        kari.name, kari.email, kari.anonymised_at = (
-            "",
-            f"anonymisert-{kari.id}@invalid",
-            kari.created_at,
-        )
-
-    assert coverage.totals([event]).reached_population == POPULATION["4601"]
-
-
-def test_goal_reached_when_more_than_half_the_inhabitants_are_covered(
-    ctx, create_event, registered
-):
-    event = create_event(eligible_regions=AKSON)
-    covered = 0
-    for row in sorted(OUTSIDE_MIDT, key=lambda r: -r["population"]):
-        if covered >= 4_633_640 // 2 + 1:
-            break
-        registered(event, row["number"])
-        covered += row["population"]
-
-    figures = coverage.totals([event])
-
-    assert figures.reached_population == covered and figures.goal_reached
-    assert figures.to_goal == 0
-
-
-def test_programme_is_the_union_of_published_events(ctx, create_event):
-    create_event(eligible_regions="Nord")
-    create_event(eligible_counties="46")  # Vestland, in Vest
-    create_event(eligible_counties="11,46")  # adds Rogaland
-    create_event(eligible_regions="Sør-Øst", status=Event.DRAFT)  # drafts are not the programme
-
-    figures = coverage.totals(coverage.programme_events())
-
-    union = [
-        r for r in REGISTER if r["health_region"] == "Nord" or r["county_number"] in ("11", "46")
+    assert [call.place.number for call in calls] == [r["number"] for r in expected]
+    oslo = calls[0]
+    assert oslo.place.name == "Oslo"
+    assert [(p.name, p.unsubscribed) for p in oslo.contacts] == [
+        ("Avmeldt", True),
+        ("Raymond Johansen", False),
     ]
-    assert figures.municipalities == len(union)
-    assert figures.population == sum(r["population"] for r in union)
+    gap = 2_316_821 - POPULATION["1103"]
+    assert oslo.closes == pytest.approx(POPULATION["0301"] / gap)
+    bergen = next(call for call in calls if call.place.number == "4601")
+    assert bergen.place.registered and not bergen.place.attended
+
+    headers, table = campaign.call_table(calls)
+    assert headers[:4] == ["Kommunenummer", "Kommune", "Fylke", "Innbyggere"]
+    assert table[0][:5] == ["0301", "Oslo", "Oslo", POPULATION["0301"], "Ikke invitert"]
+    assert "Raymond Johansen (Ordfører) <raymond@oslo.kommune.no>" in table[0][9]
+    assert "[avmeldt]" in table[0][9]
 
 
-def test_one_event_unrestricted_counts_only_its_own_registrants(ctx, create_event, registered):
-    restricted = create_event(eligible_regions="Vest", eligible_counties="46")
-    everyone = create_event()
-    registered(restricted, "4601")
+def test_the_timeline_runs_to_the_deadline_with_signed_shares_per_day(
+    ctx, create_programme, create_event, create_registration
+):
+    start = datetime(2020, 5, 5, 12, 0, tzinfo=UTC)
+    meeting = create_event(
+        eligible_regions=AKSON, starts_at=start, ends_at=start + timedelta(hours=1)
+    )
+    akson = create_programme([meeting])
+    with write_transaction():
+        for n, day in enumerate((date(2020, 5, 1), date(2020, 5, 1), date(2020, 5, 3))):
+            db.session.add(
+                Registration(
+                    event_id=meeting.id,
+                    name="P",
+                    email=f"p{n}@x.no",
+                    role="ordforer",
+                    municipality_number="0301",
+                    token_hash=f"t{n}",
+                    # 22:30 UTC is already the next day in Oslo (summer time).
+                    created_at=datetime.combine(day, datetime.min.time(), UTC)
+                    + timedelta(hours=22, minutes=30),
+                )
+            )
+    declarations.record(akson, municipality="0301", signed_on=date(2020, 5, 10), by="test")
+    declarations.record(akson, municipality="4601", signed_on=date(2020, 7, 3), by="test")
 
-    all_of_norway = coverage.totals([everyone])
-    vest = coverage.totals([restricted])
+    timeline = campaign.timeline(_programme(akson.id), campaign.places(akson), TODAY)
 
-    vestland = [r for r in REGISTER if r["county_number"] == "46"]
-    assert (vest.municipalities, vest.reached) == (len(vestland), 1)
-    assert (all_of_norway.municipalities, all_of_norway.reached) == (356, 0)
-    # The other event's registrants do not count for this one.
-    assert coverage.totals([everyone]).reached_population == 0
+    assert timeline.days[0] == date(2020, 5, 2)
+    assert timeline.days[-1] == date(2020, 7, 3)  # a late declaration stretches it
+    at = timeline.days.index
+    assert timeline.signed_share[at(date(2020, 5, 9))] == 0
+    assert timeline.signed_share[at(date(2020, 5, 10))] == pytest.approx(
+        POPULATION["0301"] / 4_633_640
+    )
+    assert timeline.signed_share[-1] == pytest.approx(
+        (POPULATION["0301"] + POPULATION["4601"]) / 4_633_640
+    )
+    assert timeline.goal_share == pytest.approx(2_316_821 / 4_633_640)
+    [(event, counts)] = timeline.registrations
+    assert event.id == meeting.id
+    assert counts[at(date(2020, 5, 2))] == 2 and counts[at(date(2020, 5, 4))] == 1
+    assert sum(counts) == 3
 
 
-def test_no_events_make_no_figures(ctx):
-    figures = coverage.totals([])
+def test_withdrawn_and_pending_declarations_do_not_count(ctx, create_programme, create_contact):
+    akson = create_programme()
+    withdrawn = declarations.record(akson, municipality="0301", signed_on=TODAY, by="test")
+    declarations.withdraw(withdrawn, by="test")
+    declarations.submit(
+        akson,
+        create_contact("4601"),
+        signed_on=TODAY,
+        signed_by_name="Ordfører",
+        signed_by_role="ordfører",
+        document=declarations.Upload("e.pdf", b"%PDF-1.4\n%%EOF\n"),
+    )
 
-    assert (figures.municipalities, figures.population, figures.reached) == (0, 0, 0)
-    assert (figures.share, figures.goal_share, figures.goal_reached) == (0.0, 0.0, False)
-    assert coverage.by_county([]) == []
-    assert coverage.missing([]) == []
-    assert coverage.programme_events() == []
+    assert campaign.standing(akson, campaign.places(akson), TODAY).signed == 0
 
 
-def test_retired_municipalities_are_not_eligible(ctx, create_event, restore_register):
-    event = create_event(eligible_regions=AKSON)
+def test_retired_municipalities_are_left_out(ctx, create_programme, restore_register):
+    akson = create_programme()
     with write_transaction():
         db.session.get(Municipality, "0301").active = False
 
-    assert coverage.totals([event]).municipalities == 291
+    assert campaign.standing(akson, campaign.places(akson), TODAY).goal.municipalities == 291
+    assert "0301" not in _by_number(akson)
 
 
-@pytest.mark.parametrize(
-    "population, reached, goal, goal_reached",
-    [(10, 5, 6, False), (10, 6, 6, True), (11, 6, 6, True), (0, 0, 1, False)],
-)
-def test_the_goal_is_more_than_half(population, reached, goal, goal_reached):
-    figures = Figures(
-        municipalities=3, reached=1, population=population, reached_population=reached
-    )
-
-    assert (figures.goal, figures.goal_reached) == (goal, goal_reached)
-    assert figures.to_goal == max(goal - reached, 0)
-
-
-def test_missing_csv_neutralises_names_and_keeps_the_population_a_number():
-    rows = [
-        Missing("9999", '=HYPERLINK("http://x")', "Nordland", 10_000_000, "Nord"),
-        Missing("4601", "Bergen", "Vestland", 285_911, "Vest"),
-    ]
-    headers = ("Kommunenummer", "Kommune", "Fylke", "Innbyggere", "Helseregion")
-
-    data = coverage.missing_csv(rows, headers)
-    semicolon = coverage.missing_csv(rows, headers, delimiter=";")
-
-    assert data.startswith("\ufeff".encode())
-    parsed = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert parsed == [
-        list(headers),
-        ["9999", '\'=HYPERLINK("http://x")', "Nordland", "10000000", "Nord"],
-        ["4601", "Bergen", "Vestland", "285911", "Vest"],
-    ]
-    assert semicolon.decode("utf-8-sig").splitlines()[2] == "4601;Bergen;Vestland;285911;Vest"
-
-
-def test_queries_do_not_grow_with_registrations(ctx, create_event, registered):
-    """The figures come from aggregate queries, not from a loop over registrations."""
-    event_id = create_event(eligible_regions=AKSON).id
+def test_the_figures_take_the_same_queries_however_many_registrations(
+    ctx, create_programme, create_event, registered
+):
+    """One query for every municipality's flags, not one per registration or municipality."""
+    meeting = create_event(eligible_regions=AKSON)
+    programme_id = create_programme([meeting]).id
     statements = []
 
     def count(*args):
         statements.append(args[2])
 
-    def figure_queries() -> int:
-        db.session.expire_all()
-        events = [db.session.get(Event, event_id)]
+    def queries() -> int:
+        programme = _programme(programme_id)
         statements.clear()
         sa_event.listen(db.engine, "before_cursor_execute", count)
         try:
-            coverage.totals(events)
-            coverage.by_county(events)
-            coverage.missing(events)
+            campaign.overview(programme, TODAY)
         finally:
             sa_event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
 
-    registered(event_id, "0301")
-    few = figure_queries()
-    for row in OUTSIDE_MIDT[1:151]:  # [0] is Oslo
-        registered(event_id, row["number"])
-    assert figure_queries() == few == 3
-    assert coverage.totals([db.session.get(Event, event_id)]).reached == 151
+    registered(meeting, "0301")
+    few = queries()
+    for row in OUTSIDE_MIDT[1:151]:
+        registered(meeting, row["number"])
+    assert queries() == few
+    assert (
+        campaign.standing(
+            _programme(programme_id), campaign.places(_programme(programme_id)), TODAY
+        ).goal.people
+        == 2_316_821
+    )
