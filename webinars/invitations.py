@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from .db import lock_event, write_transaction
 from .extensions import db
@@ -219,7 +219,6 @@ def counts(event: Event) -> dict[str, int]:
 
 def contact_for_link(contact_id: int, event_id: int) -> tuple[Contact, Event] | None:
     """The contact and event an invitation link names, if both still exist."""
-    found = db.session.execute(
-        select(Contact, Event).where(and_(Contact.id == contact_id, Event.id == event_id))
-    ).first()
-    return None if found is None else (found[0], found[1])
+    contact = db.session.get(Contact, contact_id)
+    event = db.session.get(Event, event_id)
+    return None if contact is None or event is None else (contact, event)

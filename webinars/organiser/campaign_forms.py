@@ -153,7 +153,10 @@ class DeclarationForm(FlaskForm):
     """An organiser records a declaration: municipality, date, signer, note, the PDF."""
 
     municipality = SelectField(
-        _l("Kommune"), choices=[], validators=[DataRequired(_l("Velg kommunen."))]
+        _l("Kommune"),
+        choices=[],
+        validators=[DataRequired(_l("Velg kommunen."))],
+        validate_choice=False,  # the service says why a municipality cannot sign
     )
     signed_on = DateField(
         _l("Mottatt (dato)"),
