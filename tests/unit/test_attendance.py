@@ -85,7 +85,11 @@ def test_teams_reads_utf16_with_durations_and_leaves_out_the_organiser(
 
 
 def test_any_csv_with_an_e_mail_column(webinar):
-    data = "Navn;E-post;Minutter\nKari;KARI.NORDMANN@bergen.kommune.example;30\nKari;kari.nordmann@bergen.kommune.example;12\n"
+    data = (
+        "Navn;E-post;Minutter\n"
+        "Kari;KARI.NORDMANN@bergen.kommune.example;30\n"
+        "Kari;kari.nordmann@bergen.kommune.example;12\n"
+    )
 
     loaded = attendance.load(webinar, data.encode())
 

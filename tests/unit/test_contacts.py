@@ -34,7 +34,10 @@ def test_the_sample_file_loads_roles_as_keys_and_labels(ctx):
 
 
 def test_norwegian_headers_semicolons_a_bom_and_short_numbers(ctx):
-    data = "\ufeffkommunenummer;navn;rolle;e-post\r\n301;Kari Nordmann;Ordfører;Kari@Oslo.Kommune.NO\r\n"
+    data = (
+        "\ufeffkommunenummer;navn;rolle;e-post\r\n"
+        "301;Kari Nordmann;Ordfører;Kari@Oslo.Kommune.NO\r\n"
+    )
 
     loaded = contacts.load(data.encode("utf-8"))
 
@@ -44,8 +47,11 @@ def test_norwegian_headers_semicolons_a_bom_and_short_numbers(ctx):
 
 
 def test_loading_again_updates_and_never_duplicates(ctx):
-    first = "municipality,name,role,email\n0301,Kari,ordforer,kari@oslo.no\n4601,Ola,ordforer,ola@bergen.no\n"
-    second = "municipality,name,role,email\n0301,Kari Nordmann,varaordforer,KARI@oslo.no\n4601,Ola,ordforer,ola@bergen.no\n"
+    header = "municipality,name,role,email\n"
+    first = header + "0301,Kari,ordforer,kari@oslo.no\n4601,Ola,ordforer,ola@bergen.no\n"
+    second = (
+        header + "0301,Kari Nordmann,varaordforer,KARI@oslo.no\n4601,Ola,ordforer,ola@bergen.no\n"
+    )
 
     contacts.load(first.encode())
     loaded = contacts.load(second.encode())

@@ -67,7 +67,8 @@ def test_the_page_shows_the_goal_the_funnel_the_map_and_the_call_list(akson, sig
         r'data-municipality="0301"><title>Oslo: [\d\xa0]+ innbyggere – Ikke invitert</title>', page
     )
     assert re.search(
-        r'data-municipality="5001"><title>Trondheim: [\d\xa0]+ innbyggere – Ikke med i kampanjen</title>',
+        r'data-municipality="5001"><title>Trondheim: [\d\xa0]+ innbyggere – '
+        r"Ikke med i kampanjen</title>",
         page,
     )
     assert "Lengst kommet" in page and "© Kartverket" in page
