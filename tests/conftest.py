@@ -56,6 +56,7 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = [
+    "registration_counts",
     "outbox",
     "attendance_reports",
     "declarations",

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -30,6 +29,7 @@ from .models import (
     Municipality,
     Programme,
     Registration,
+    RegistrationCount,
 )
 from .programmes import Goal, days_left, eligible_municipalities, goal
 from .registrations import ACTIVE
@@ -251,12 +251,16 @@ def by_county(rows: list[Place]) -> list[County]:
 # --- whom to call next ----------------------------------------------------------------------
 
 
-def calls(programme: Programme, rows: list[Place], current: Standing) -> list[Call]:
-    """Eligible municipalities that have not signed, largest population first, with contacts."""
+def calls(
+    programme: Programme, rows: list[Place], current: Standing, contacts_for: int | None = None
+) -> list[Call]:
+    """Eligible municipalities that have not signed, largest population first, with contacts
+    (for the first `contacts_for` of them only, when given: a page shows only those)."""
     waiting = sorted(
         (place for place in rows if place.eligible and not place.signed),
         key=lambda place: (-place.population, place.name, place.number),
     )
+    wanted = [place.number for place in waiting[:contacts_for]]
     people: dict[str, list[Person]] = defaultdict(list)
     for number, name, role, email, unsubscribed in db.session.execute(
         select(
@@ -264,13 +268,12 @@ def calls(programme: Programme, rows: list[Place], current: Standing) -> list[Ca
             Contact.name,
             Contact.role,
             Contact.email,
-            Contact.unsubscribed_at,
+            Contact.unsubscribed_at.is_not(None),
         )
-        .join(Municipality, Municipality.number == Contact.municipality_number)
-        .where(eligible_municipalities(programme))
+        .where(Contact.municipality_number.in_(wanted))
         .order_by(Contact.municipality_number, Contact.name, Contact.email)
     ):
-        people[number].append(Person(name, role, email, unsubscribed is not None))
+        people[number].append(Person(name, role, email, bool(unsubscribed)))
     gap = current.to_goal
     return [
         Call(place, people.get(place.number, []), min(place.population, gap) / gap if gap else 0.0)
@@ -301,16 +304,19 @@ def timeline(programme: Programme, rows: list[Place], today: date) -> Timeline:
             select(Event).where(Event.programme == programme).order_by(Event.starts_at)
         )
     )
-    zone = ZoneInfo(events[0].timezone) if events else ZoneInfo("Europe/Oslo")
-    per_day = _registrations_per_day([event.id for event in events], zone)
+    ids = [event.id for event in events]
     signed = [(p.signed_on, p.population) for p in rows if p.eligible and p.signed_on]
-    firsts = [day for counts in per_day.values() for day in counts]
-    firsts += [day for day, _people in signed]
+    firsts = [day for day, _people in signed]
     if events:
-        firsts.append(events[0].starts_at.astimezone(zone).date())
+        firsts.append(events[0].local_start.date())
+        first_registration = db.session.scalar(
+            select(func.min(RegistrationCount.day)).where(RegistrationCount.event_id.in_(ids))
+        )
+        if first_registration is not None:
+            firsts.append(first_registration)
     start = min(firsts, default=today)
     end = max([programme.declarations_due, *(day for day, _ in signed)])
-    end = max(end, min(today, end + timedelta(days=30)))
+    end = max(end, min(today, end + timedelta(days=30)), start)
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     current = goal(programme)
     population = current.population or 1
@@ -321,28 +327,26 @@ def timeline(programme: Programme, rows: list[Place], today: date) -> Timeline:
     for day in days:
         total += gained.get(day, 0)
         shares.append(total / population)
-    series = [(event, [per_day.get(event.id, {}).get(day, 0) for day in days]) for event in events]
+    per_day = _registrations_per_day(ids, days)
+    series = [(event, per_day.get(event.id, [0] * len(days))) for event in events]
     return Timeline(days, shares, current.share, programme.declarations_due, series)
 
 
-def _registrations_per_day(event_ids: list[int], zone: ZoneInfo) -> dict[int, dict[date, int]]:
-    """Registrations made per local day, for each event."""
-    # Counted by the UTC hour in the database and put on local days here: portable, and
-    # right across DST changes.
-    if not event_ids:
-        return {}
-    if db.engine.dialect.name == "sqlite":
-        hour = func.strftime("%Y-%m-%d %H", Registration.created_at)
-    else:
-        hour = func.to_char(func.timezone("UTC", Registration.created_at), "YYYY-MM-DD HH24")
-    counts: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for event_id, bucket, n in db.session.execute(
-        select(Registration.event_id, hour, func.count())
-        .where(Registration.event_id.in_(event_ids))
-        .group_by(Registration.event_id, hour)
+def _registrations_per_day(event_ids: list[int], days: list[date]) -> dict[int, list[int]]:
+    """Registrations made on each day, for each event: counts by event, in day order."""
+    counts = {event_id: [0] * len(days) for event_id in event_ids}
+    if not days:
+        return counts
+    first = days[0]
+    # Kept per event and day by each registration as it is made: a row a day, not a count.
+    for event_id, day, n in db.session.execute(
+        select(RegistrationCount.event_id, RegistrationCount.day, RegistrationCount.count).where(
+            RegistrationCount.event_id.in_(event_ids)
+        )
     ):
-        instant = datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=UTC)
-        counts[event_id][instant.astimezone(zone).date()] += n
+        index = (day - first).days
+        if 0 <= index < len(days):
+            counts[event_id][index] += n
     return counts
 
 
@@ -361,7 +365,7 @@ class Overview:
     timeline: Timeline
 
 
-def overview(programme: Programme, today: date) -> Overview:
+def overview(programme: Programme, today: date, contacts_for: int | None = None) -> Overview:
     """The campaign's figures as of `today` (the programme's local date)."""
     rows = places(programme)
     current = standing(programme, rows, today)
@@ -370,14 +374,17 @@ def overview(programme: Programme, today: date) -> Overview:
         standing=current,
         funnel=funnel(rows),
         counties=by_county(rows),
-        calls=calls(programme, rows, current),
+        calls=calls(programme, rows, current, contacts_for),
         timeline=timeline(programme, rows, today),
     )
 
 
 def call_table(rows: list[Call]) -> tuple[list[str], list[list]]:
     """The call list as export columns in the reader's language (headers, rows)."""
-    yes, no = _("ja"), _("nei")
+    yes, no, opted_out = _("ja"), _("nei"), _("avmeldt")
+    # Translated once each, not once a row: the file has thousands of contacts.
+    roles = {key: _(label) for key, label in ROLES.items()}
+    steps = {key: str(label) for key, label in STEP_LABELS.items()}
     headers = [
         _("Kommunenummer"),
         _("Kommune"),
@@ -394,8 +401,8 @@ def call_table(rows: list[Call]) -> tuple[list[str], list[list]]:
     for call in rows:
         place = call.place
         people = "; ".join(
-            f"{person.name} ({_(ROLES.get(person.role, person.role))}) <{person.email}>"
-            + (f" [{_('avmeldt')}]" if person.unsubscribed else "")
+            f"{person.name} ({roles.get(person.role, person.role)}) <{person.email}>"
+            + (f" [{opted_out}]" if person.unsubscribed else "")
             for person in call.contacts
         )
         table.append(
@@ -404,7 +411,7 @@ def call_table(rows: list[Call]) -> tuple[list[str], list[list]]:
                 place.name,
                 place.county_name,
                 place.population,
-                str(STEP_LABELS[place.step]),
+                steps[place.step],
                 yes if place.invited else no,
                 yes if place.registered else no,
                 yes if place.attended else no,

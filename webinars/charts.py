@@ -8,6 +8,7 @@ Content-Security-Policy allows no inline styles, and `map.svg` must look right o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,7 +41,9 @@ class Shape:
     d: str
     step: str
     fill: str
-    label: object
+    #: What the step is called, and the tooltip ("Bergen: 283 929 innbyggere – Signert").
+    label: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -61,21 +64,28 @@ class MapView:
     legend: list[Key]
 
 
-def map_view(places: list[Place], not_eligible_label) -> MapView:
-    """Every municipality with an outline, coloured by the furthest step it has reached."""
+def map_view(
+    places: list[Place], not_eligible_label: str, people: Callable[[int], str] = str
+) -> MapView:
+    """Every municipality with an outline, coloured by the furthest step it has reached.
+
+    `people` writes a population out ("283 929 innbyggere"); labels are made strings here,
+    once each, since the map has 356 tooltips.
+    """
     drawn = outlines()
+    labels = {step: str(label) for step, label in STEP_LABELS.items()}
+    labels[NOT_ELIGIBLE] = str(not_eligible_label)
     shapes = []
-    counts = dict.fromkeys([*STEPS, NOT_ELIGIBLE], 0)
+    counts = dict.fromkeys(labels, 0)
     for place in places:
         d = drawn.paths.get(place.number)
         if d is None:  # a municipality newer than the outlines: it is in the table
             continue
         step = place.step if place.eligible else NOT_ELIGIBLE
         counts[step] += 1
-        label = STEP_LABELS[step] if place.eligible else not_eligible_label
-        shapes.append(Shape(place, d, step, FILLS[step], label))
-    legend = [Key(step, STEP_LABELS[step], FILLS[step], counts[step]) for step in STEPS]
-    legend.append(Key(NOT_ELIGIBLE, not_eligible_label, FILLS[NOT_ELIGIBLE], counts[NOT_ELIGIBLE]))
+        title = f"{place.name}: {people(place.population)} – {labels[step]}"
+        shapes.append(Shape(place, d, step, FILLS[step], labels[step], title))
+    legend = [Key(step, labels[step], FILLS[step], counts[step]) for step in labels]
     return MapView(drawn.width, drawn.height, shapes, legend)
 
 

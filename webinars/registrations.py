@@ -18,6 +18,7 @@ from typing import Protocol
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,7 +26,7 @@ from . import attendance, contacts
 from .db import in_write_transaction, lock_event, write_transaction
 from .extensions import db
 from .mail import messages, outbox
-from .models import Event, Municipality, Registration, utcnow
+from .models import Event, Municipality, Registration, RegistrationCount, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -281,10 +282,12 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     else:
         raise EventFull()
     token = new_token()
+    made = utcnow()
     registration = Registration(
         event=event,
         token_hash=hash_token(token),
         status=status,
+        created_at=made,
         # Above any CANCEL an earlier registration of this address got.
         ical_sequence=-1 if prior is None else prior,
         **fields,
@@ -292,6 +295,7 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     db.session.add(registration)
     messages.queue_confirmation(registration, token)
     db.session.flush()
+    _count_made(event, made)
     contacts.note_registrant(
         name=fields["name"],
         email=fields["email"],
@@ -299,6 +303,20 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
         municipality=fields["municipality_number"],
     )
     return registration, True
+
+
+def _count_made(event: Event, made: datetime) -> None:
+    """One more registration made to the event on this day (the campaign's chart)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    day = made.astimezone(event.zone).date()
+    statement = insert(RegistrationCount).values(event_id=event.id, day=day, count=1)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["event_id", "day"],
+            set_={"count": RegistrationCount.count + 1},
+        )
+    )
 
 
 def add_by_organiser(event: Event, **fields) -> tuple[Registration, bool]:

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from webinars import campaign, declarations, invitations
 from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.models import Event, Municipality, Programme, Registration
+from webinars.models import Event, Municipality, Programme, Registration, RegistrationCount
 from webinars.municipalities import read_register
 
 AKSON = "Nord,Vest,Sør-Øst"
@@ -182,20 +182,8 @@ def test_the_timeline_runs_to_the_deadline_with_signed_shares_per_day(
     )
     akson = create_programme([meeting])
     with write_transaction():
-        for n, day in enumerate((date(2020, 5, 1), date(2020, 5, 1), date(2020, 5, 3))):
-            db.session.add(
-                Registration(
-                    event_id=meeting.id,
-                    name="P",
-                    email=f"p{n}@x.no",
-                    role="ordforer",
-                    municipality_number="0301",
-                    token_hash=f"t{n}",
-                    # 22:30 UTC is already the next day in Oslo (summer time).
-                    created_at=datetime.combine(day, datetime.min.time(), UTC)
-                    + timedelta(hours=22, minutes=30),
-                )
-            )
+        for day, n in ((date(2020, 5, 2), 2), (date(2020, 5, 4), 1)):
+            db.session.add(RegistrationCount(event_id=meeting.id, day=day, count=n))
     declarations.record(akson, municipality="0301", signed_on=date(2020, 5, 10), by="test")
     declarations.record(akson, municipality="4601", signed_on=date(2020, 7, 3), by="test")
 
@@ -275,3 +263,19 @@ def test_the_figures_take_the_same_queries_however_many_registrations(
         ).goal.people
         == 2_316_821
     )
+
+
+def test_each_registration_is_counted_in_the_hour_it_was_made(
+    ctx, create_programme, create_event, create_registration
+):
+    meeting = create_event(eligible_regions=AKSON)
+    today = date.today()
+    akson = create_programme([meeting], declarations_due=today + timedelta(days=60))
+    create_registration(meeting, "a@oslo.no")
+    create_registration(meeting, "b@oslo.no")
+    create_registration(meeting, "a@oslo.no")  # the same address again: not a new one
+
+    timeline = campaign.timeline(_programme(akson.id), campaign.places(akson), today)
+
+    [(_event, counts)] = timeline.registrations
+    assert sum(counts) == 2

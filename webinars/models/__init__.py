@@ -10,7 +10,16 @@ from .campaign import (
     Programme,
     SubmissionLink,
 )
-from .core import ROLES, Event, Material, Municipality, Organiser, OutboxMessage, Registration
+from .core import (
+    ROLES,
+    Event,
+    Material,
+    Municipality,
+    Organiser,
+    OutboxMessage,
+    Registration,
+    RegistrationCount,
+)
 
 __all__ = [
     "N_",
@@ -27,6 +36,7 @@ __all__ = [
     "OutboxMessage",
     "Programme",
     "Registration",
+    "RegistrationCount",
     "SubmissionLink",
     "UTCDateTime",
     "local_to_utc",

@@ -22,11 +22,16 @@ def _today(programme) -> date:
     return i18n.local_today(zone)
 
 
+def _map(rows) -> charts.MapView:
+    people = i18n.counted("%(num)s innbygger", "%(num)s innbyggere")
+    return charts.map_view(rows, _("Ikke med i kampanjen"), people)
+
+
 def _pictures(overview, today):
     """The map and the two charts for the page."""
     day = i18n.short_date
     return {
-        "map": charts.map_view(overview.places, _("Ikke med i kampanjen")),
+        "map": _map(overview.places),
         "signed_chart": charts.signed_chart(overview.timeline, today, day, i18n.percent),
         "registrations_chart": charts.registrations_chart(
             overview.timeline, today, day, i18n.number
@@ -39,16 +44,17 @@ def campaign(slug):
     """The campaign: goal, funnel, map, chart over time, whom to call next, by county."""
     programme = programme_or_404(slug)
     today = _today(programme)
-    overview = service.overview(programme, today)
+    show_all = request.args.get("calls") == "all"
+    overview = service.overview(programme, today, contacts_for=None if show_all else CALL_PAGE)
     return render_template(
         "organiser/campaign/page.html",
         programme=programme,
         overview=overview,
         today=today,
-        steps=service.STEP_LABELS,
+        steps={step: str(label) for step, label in service.STEP_LABELS.items()},
         pending=declarations.pending(programme),
-        roles=ROLES,
-        show_all_calls=request.args.get("calls") == "all",
+        roles={key: _(label) for key, label in ROLES.items()},
+        show_all_calls=show_all,
         call_page=CALL_PAGE,
         **_pictures(overview, today),
     )
@@ -59,11 +65,7 @@ def campaign_map(slug):
     """The map alone, as an SVG file; every shape carries data-municipality."""
     programme = programme_or_404(slug)
     rows = service.places(programme)
-    body = render_template(
-        "organiser/campaign/map.svg",
-        programme=programme,
-        map=charts.map_view(rows, _("Ikke med i kampanjen")),
-    )
+    body = render_template("organiser/campaign/map.svg", programme=programme, map=_map(rows))
     return Response(body, mimetype="image/svg+xml")
 
 
