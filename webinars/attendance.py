@@ -82,6 +82,7 @@ class Report:
     people: dict[str, Attendee] = field(default_factory=dict)
 
     def add(self, email: str, name: str, minutes: int, attended: bool = True) -> None:
+        """One row of the report: a session (or a total) of one person, found by address."""
         email = email.strip().lower()
         if "@" not in email:
             return

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from .campaign import STEP_LABELS, STEPS, Place, Timeline
+from .campaign import STEP_LABELS, STEPS, Place
 from .geo import outlines
+from .timeline import Timeline
 
 NOT_ELIGIBLE = "not_eligible"
 #: Fill colours by step: a sequential scale that reads in greyscale too (ColorBrewer

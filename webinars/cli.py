@@ -15,7 +15,7 @@ from . import (
     attendance,
     contacts,
     csvfiles,
-    declarations,
+    declaration_files,
     invitations,
     municipalities,
     programmes,
@@ -227,7 +227,7 @@ def load_declarations(path, slug):
     if programme is None:
         raise click.ClickException("Name the programme with --programme SLUG.")
     try:
-        loaded = declarations.load(programme, _read(path), by="command line")
+        loaded = declaration_files.load(programme, _read(path), by="command line")
     except csvfiles.FileError as exc:
         raise click.ClickException(f"{exc.message}; nothing was stored") from exc
     _bad_rows(loaded.bad)

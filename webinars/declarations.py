@@ -1,5 +1,6 @@
 """Declarations of intent: recorded by organisers, loaded from a file, or submitted by a
-municipality through its personal link and accepted by an organiser before it counts.
+municipality through its personal link and accepted by an organiser before it counts
+(a declarations file is read by declaration_files.py).
 
 A municipality of the programme's campaign has at most one accepted declaration (kept by a
 partial unique index); withdrawn and rejected ones stay as its history. The signed PDF is
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
@@ -19,7 +20,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, undefer
 
-from . import csvfiles
 from .db import write_transaction
 from .extensions import db
 from .mail import messages
@@ -36,11 +36,6 @@ from .programmes import eligible_municipalities, is_eligible
 
 #: The largest signed declaration taken (a scanned page or two is far below this).
 MAX_DOCUMENT = 10 * 1024 * 1024
-COLUMNS = {
-    "municipality": ("municipality", "kommunenummer", "kommunenr", "kommune"),
-    "signed_on": ("signed_on", "signert", "dato", "signert dato", "mottatt"),
-    "signed_by": ("signed_by", "signert av", "signert_av", "underskriver"),
-}
 
 
 class DeclarationError(Exception):
@@ -285,106 +280,6 @@ def document_of(declaration: Declaration) -> DeclarationDocument | None:
         declaration.document_id,
         options=[undefer(DeclarationDocument.content)],
     )
-
-
-# --- a declarations file --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    reason: object
-
-
-@dataclass
-class Loaded:
-    """What loading a declarations file did."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    late: int = 0
-    bad: list[BadRow] = field(default_factory=list)
-
-
-DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y")
-
-
-def parse_day(value: str) -> date | None:
-    """A date as organisers write it: 2020-06-30, 30.06.2020, 30.6.20 or 30/06/2020."""
-    for pattern in DATE_FORMATS:
-        try:
-            return datetime.strptime(value.strip(), pattern).date()
-        except ValueError:
-            continue
-    return None
-
-
-def load(programme: Programme, data: bytes, *, by: str) -> Loaded:
-    """Record the good rows of a `municipality,signed_on[,signed_by]` file; report the bad."""
-    text = csvfiles.decode(data)
-    records = csvfiles.records(text)
-    header = next(((n, cells) for n, cells in records if any(cells)), None)
-    if header is None:
-        raise csvfiles.FileError(_l("Filen er tom."))
-    where = csvfiles.columns(header[1], COLUMNS, ("municipality", "signed_on"))
-    eligible = set(
-        db.session.scalars(select(Municipality.number).where(eligible_municipalities(programme)))
-    )
-    result = Loaded()
-    good: list[tuple[int, str, date, str]] = []
-    seen: dict[str, int] = {}
-    for line, cells in records:
-        if not any(cells):
-            continue
-        values = {key: cells[index] if index < len(cells) else "" for key, index in where.items()}
-        number = values["municipality"]
-        number = number.zfill(4) if number.isdigit() and len(number) <= 4 else number
-        day = parse_day(values["signed_on"])
-        if number not in eligible:
-            reason = _l(
-                "kommune «%(number)s» er ikke med i kampanjen", number=values["municipality"]
-            )
-        elif day is None:
-            reason = _l("ugyldig dato «%(day)s» (skriv ÅÅÅÅ-MM-DD)", day=values["signed_on"])
-        elif number in seen:
-            reason = _l("samme kommune som linje %(line)d", line=seen[number])
-        else:
-            seen[number] = line
-            good.append((line, number, day, " ".join(values.get("signed_by", "").split())[:200]))
-            continue
-        result.bad.append(BadRow(line, reason))
-    now = utcnow()
-    with write_transaction():
-        for _line, number, day, signed_by in good:
-            current = accepted_of(programme, number)
-            if current is None:
-                db.session.add(
-                    Declaration(
-                        programme_id=programme.id,
-                        municipality_number=number,
-                        status=Declaration.ACCEPTED,
-                        signed_on=day,
-                        signed_by_name=signed_by,
-                        source="file",
-                        recorded_by=by,
-                        recorded_at=now,
-                        decided_by=by,
-                        decided_at=now,
-                    )
-                )
-                result.added += 1
-            elif (current.signed_on, current.signed_by_name) == (
-                day,
-                signed_by or current.signed_by_name,
-            ):
-                result.unchanged += 1
-            else:
-                current.signed_on = day
-                current.signed_by_name = signed_by or current.signed_by_name
-                result.updated += 1
-            result.late += day > programme.declarations_due
-    return result
 
 
 # --- asking municipalities for their declaration --------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from webinars import attendance, recordings
 from webinars.extensions import db
-from webinars.mail import outbox
+from webinars.mail import messages, outbox
 from webinars.models import Event, OutboxMessage, Registration
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -175,3 +175,22 @@ def test_the_recording_mail_thanks_those_who_came_and_tells_the_others(webinar):
         "per.hansen@bodo.kommune.example": False,
         "ikke.der@oslo.kommune.no": False,
     }
+
+
+def test_the_two_recording_mails_read_differently(webinar):
+    attendance.load(webinar, ZOOM)
+    recordings.save_recording(
+        webinar,
+        recording_url="https://video.example.org/1",
+        materials=[],
+        now=webinar.ends_at + timedelta(hours=1),
+    )
+
+    texts = {
+        row.recipient: messages.compose(row).get_body(("plain",)).get_content()
+        for row in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == outbox.RECORDING.name)
+        )
+    }
+    assert "Takk for at du deltok" in texts["ola@vinje.kommune.example"]
+    assert "Vi savnet deg" in texts["per.hansen@bodo.kommune.example"]

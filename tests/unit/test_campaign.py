@@ -3,7 +3,7 @@ the funnel, the counties, whom to call next and the figures over time."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -12,7 +12,7 @@ from sqlalchemy import update
 from webinars import campaign, declarations, invitations
 from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.models import Event, Municipality, Programme, Registration, RegistrationCount
+from webinars.models import Event, Municipality, Programme, Registration
 from webinars.municipalities import read_register
 
 AKSON = "Nord,Vest,Sør-Øst"
@@ -173,39 +173,6 @@ def test_whom_to_call_next_largest_first_with_contacts_and_the_gap_each_closes(
     assert "[avmeldt]" in table[0][9]
 
 
-def test_the_timeline_runs_to_the_deadline_with_signed_shares_per_day(
-    ctx, create_programme, create_event, create_registration
-):
-    start = datetime(2020, 5, 5, 12, 0, tzinfo=UTC)
-    meeting = create_event(
-        eligible_regions=AKSON, starts_at=start, ends_at=start + timedelta(hours=1)
-    )
-    akson = create_programme([meeting])
-    with write_transaction():
-        for day, n in ((date(2020, 5, 2), 2), (date(2020, 5, 4), 1)):
-            db.session.add(RegistrationCount(event_id=meeting.id, day=day, count=n))
-    declarations.record(akson, municipality="0301", signed_on=date(2020, 5, 10), by="test")
-    declarations.record(akson, municipality="4601", signed_on=date(2020, 7, 3), by="test")
-
-    timeline = campaign.timeline(_programme(akson.id), campaign.places(akson), TODAY)
-
-    assert timeline.days[0] == date(2020, 5, 2)
-    assert timeline.days[-1] == date(2020, 7, 3)  # a late declaration stretches it
-    at = timeline.days.index
-    assert timeline.signed_share[at(date(2020, 5, 9))] == 0
-    assert timeline.signed_share[at(date(2020, 5, 10))] == pytest.approx(
-        POPULATION["0301"] / 4_633_640
-    )
-    assert timeline.signed_share[-1] == pytest.approx(
-        (POPULATION["0301"] + POPULATION["4601"]) / 4_633_640
-    )
-    assert timeline.goal_share == pytest.approx(2_316_821 / 4_633_640)
-    [(event, counts)] = timeline.registrations
-    assert event.id == meeting.id
-    assert counts[at(date(2020, 5, 2))] == 2 and counts[at(date(2020, 5, 4))] == 1
-    assert sum(counts) == 3
-
-
 def test_withdrawn_and_pending_declarations_do_not_count(ctx, create_programme, create_contact):
     akson = create_programme()
     withdrawn = declarations.record(akson, municipality="0301", signed_on=TODAY, by="test")
@@ -263,19 +230,3 @@ def test_the_figures_take_the_same_queries_however_many_registrations(
         ).goal.people
         == 2_316_821
     )
-
-
-def test_each_registration_is_counted_in_the_hour_it_was_made(
-    ctx, create_programme, create_event, create_registration
-):
-    meeting = create_event(eligible_regions=AKSON)
-    today = date.today()
-    akson = create_programme([meeting], declarations_due=today + timedelta(days=60))
-    create_registration(meeting, "a@oslo.no")
-    create_registration(meeting, "b@oslo.no")
-    create_registration(meeting, "a@oslo.no")  # the same address again: not a new one
-
-    timeline = campaign.timeline(_programme(akson.id), campaign.places(akson), today)
-
-    [(_event, counts)] = timeline.registrations
-    assert sum(counts) == 2

@@ -4,7 +4,8 @@ stopping today."""
 from datetime import date, timedelta
 
 from webinars import charts
-from webinars.campaign import Place, Timeline
+from webinars.campaign import Place
+from webinars.timeline import Timeline
 
 
 def place(number, *, eligible=True, invited=False, registered=False, signed=None):

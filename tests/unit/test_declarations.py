@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from webinars import csvfiles, declarations
+from webinars import csvfiles, declaration_files, declarations
 from webinars.declarations import Upload
 from webinars.extensions import db
 from webinars.models import Declaration, DeclarationDocument
@@ -153,18 +153,18 @@ def test_a_declarations_file_records_good_rows_and_reports_bad_ones(ctx, create_
         "1804,2020-07-15\n"  # 7: late, still good
     )
 
-    loaded = declarations.load(akson, data.encode(), by="arrangor@ks.test")
+    loaded = declaration_files.load(akson, data.encode(), by="arrangor@ks.test")
 
     assert (loaded.added, loaded.late) == (3, 1)
     assert [row.line for row in loaded.bad] == [4, 5, 6]
     assert sorted(n for n, _ in _statuses(akson)) == ["0301", "1804", "4601"]
-    again = declarations.load(akson, data.encode(), by="arrangor@ks.test")
+    again = declaration_files.load(akson, data.encode(), by="arrangor@ks.test")
     assert (again.added, again.unchanged) == (0, 3)
 
 
 def test_an_empty_declarations_file_is_refused(ctx, create_programme):
     with pytest.raises(csvfiles.FileError):
-        declarations.load(create_programme(), b"", by="x")
+        declaration_files.load(create_programme(), b"", by="x")
 
 
 def test_submission_links_go_once_to_contacts_of_unsigned_municipalities(

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import csvfiles, uploads
+from .. import csvfiles, declaration_files, uploads
 from .. import declarations as service
 from .. import programmes as programme_rules
 from ..extensions import db
@@ -103,7 +103,7 @@ def load_declarations(slug):
     if not form.validate_on_submit():
         return _page(programme, file_form=form, status=422)
     try:
-        loaded = service.load(programme, form.file.data.read(), by=current_user.email)
+        loaded = declaration_files.load(programme, form.file.data.read(), by=current_user.email)
     except csvfiles.FileError as exc:
         return _page(programme, file_form=form, error=exc.message, status=422)
     if loaded.bad:

@@ -4,6 +4,7 @@ late ones flagged, non-PDFs and oversized files refused, withdraw, accept, load 
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -123,7 +124,7 @@ def test_a_submitted_declaration_is_accepted_on_the_page(app, signed_in, akson, 
         declarations.submit(
             db.session.get(Programme, akson.id),
             contact,
-            signed_on=declarations.parse_day("2020-06-01"),
+            signed_on=date(2020, 6, 1),
             signed_by_name="Kari Nessa Nordtun",
             signed_by_role="Ordfører",
             document=declarations.Upload("s.pdf", PDF),
