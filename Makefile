@@ -36,8 +36,8 @@ translations: | $(BIN)/python
 
 # After changing user-facing strings: refresh the catalogue, translate, commit the .po.
 messages: | $(BIN)/python
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o webinars/translations/messages.pot .
-	$(BIN)/pybabel update -i webinars/translations/messages.pot -d webinars/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -k counted:1,2 -o webinars/translations/messages.pot .
+	$(BIN)/pybabel update --ignore-obsolete -i webinars/translations/messages.pot -d webinars/translations
 
 $(SECRET_KEY_FILE):
 	@mkdir -p $(dir $@)

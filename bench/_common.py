@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 # The venv's own bin directory (not resolved: the python there is a symlink).
@@ -267,3 +270,64 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
         return 0.0
     rank = max(1, math.ceil(fraction * len(sorted_values)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def status_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0, own processes); False when refused."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Sampler:
+    """Samples a process's VmRSS every few milliseconds in a thread; keeps the highest."""
+
+    def __init__(self, pid: int, interval: float = 0.01):
+        self.pid, self.interval = pid, interval
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, status_kb(self.pid, "VmRSS"))
+            time.sleep(self.interval)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def login(port: int, email: str, password: str) -> str:
+    """Log in through /organiser/login; returns the session cookie ("session=…")."""
+    status, headers, body = http(port, "GET", "/organiser/login")
+    if status != 200:
+        raise RuntimeError(f"GET /organiser/login answered {status}")
+    cookie = headers["set-cookie"][0].split(";", 1)[0]
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body).group(1).decode()
+    form = urlencode({"email": email, "password": password, "csrf_token": token}).encode()
+    status, headers, _ = http(
+        port,
+        "POST",
+        "/organiser/login",
+        {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        form,
+    )
+    if status != 303 or "set-cookie" not in headers:
+        raise RuntimeError(f"login failed: {status}")
+    return headers["set-cookie"][0].split(";", 1)[0]

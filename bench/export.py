@@ -29,10 +29,8 @@ import argparse
 import csv
 import multiprocessing
 import os
-import re
 import statistics
 import sys
-import threading
 import time
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -43,7 +41,15 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import Server, Workspace, cpu_seconds, http  # noqa: E402
+from _common import (  # noqa: E402
+    Sampler,
+    Server,
+    Workspace,
+    cpu_seconds,
+    login,
+    reset_peak,
+    status_kb,
+)
 
 EVENT = "akson-stormote"
 EMAIL = "bench@organiser.test"
@@ -121,73 +127,7 @@ def fill(db_path: Path, rows: int) -> int:
     return total
 
 
-# --- memory of one process -------------------------------------------------------------------
-
-
-def status_kb(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} for {pid}")
-
-
-def reset_peak(pid: int) -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0, own processes); False when refused."""
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-class Sampler:
-    """Samples a process's VmRSS every few milliseconds in a thread; keeps the highest."""
-
-    def __init__(self, pid: int, interval: float = 0.01):
-        self.pid, self.interval = pid, interval
-        self.peak_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, status_kb(self.pid, "VmRSS"))
-            time.sleep(self.interval)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 # --- HTTP -----------------------------------------------------------------------------------
-
-
-def login(port: int) -> str:
-    """Log in through /organiser/login; returns the session cookie ("session=…")."""
-    status, headers, body = http(port, "GET", "/organiser/login")
-    if status != 200:
-        raise RuntimeError(f"GET /organiser/login answered {status}")
-    cookie = headers["set-cookie"][0].split(";", 1)[0]
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body).group(1).decode()
-    from urllib.parse import urlencode
-
-    form = urlencode({"email": EMAIL, "password": PASSWORD, "csrf_token": token}).encode()
-    status, headers, _ = http(
-        port,
-        "POST",
-        "/organiser/login",
-        {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
-        form,
-    )
-    if status != 303 or "set-cookie" not in headers:
-        raise RuntimeError(f"login failed: {status}")
-    return headers["set-cookie"][0].split(";", 1)[0]
 
 
 def download(port: int, path: str, cookie: str, keep: Path | None = None) -> tuple[float, int]:
@@ -225,7 +165,7 @@ def check_csv(path: Path, rows: int) -> None:
 def check_xlsx(path: Path, rows: int) -> None:
     with zipfile.ZipFile(path) as archive, archive.open("xl/worksheets/sheet1.xml") as sheet:
         head = sheet.read(4096).decode()
-    assert f'<dimension ref="A1:I{rows + 1}"/>' in head, head[:400]
+    assert f'<dimension ref="A1:K{rows + 1}"/>' in head, head[:400]
 
 
 # --- baselines (no HTTP, no labels, no neutralising) -------------------------------------------
@@ -327,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         out = work.dir / "download"
         with Server(work.env, workers=1, log_dir=work.dir) as server:
             [worker] = server.worker_pids()
-            cookie = login(server.port)
+            cookie = login(server.port, EMAIL, PASSWORD)
             base = f"/organiser/events/{EVENT}/participants"
             # Warm-up: the code paths of both exports, on a handful of rows.
             for suffix in (".csv?q=999", ".xlsx?q=999"):

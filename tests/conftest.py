@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,9 +42,11 @@ from webinars.extensions import db
 from webinars.ical import calendar_uid
 from webinars.mail import transport
 from webinars.models import (
+    Contact,
     Event,
     Municipality,
     OutboxMessage,
+    Programme,
     Registration,
     RegistrationToken,
     utcnow,
@@ -55,11 +57,19 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = [
+    "registration_counts",
     "outbox",
+    "attendance_reports",
+    "declarations",
+    "declaration_documents",
+    "submission_links",
+    "invitations",
+    "contacts",
     "materials",
     "registration_tokens",
     "registrations",
     "events",
+    "programmes",
     "login_failures",
     "organisers",
     "municipalities",
@@ -238,6 +248,59 @@ def create_event(app):
                 event = Event(**fields)
                 db.session.add(event)
             return detach(event) if fresh else event
+
+    return factory
+
+
+@pytest.fixture
+def create_programme(app):
+    """Make a programme (Akson's campaign: outside Midt-Norge, more than half), with events."""
+    counter = iter(range(1, 10_000))
+
+    def factory(events=(), **overrides) -> Programme:
+        n = next(counter)
+        fields = {
+            "slug": "akson" if n == 1 else f"programme-{n}",
+            "title": "Akson",
+            "eligible_regions": "Nord,Vest,Sør-Øst",
+            "goal_percent": 50,
+            "declarations_due": date(2020, 7, 1),
+            "organiser_name": "Helse- og omsorgsdepartementet",
+            "organiser_email": "akson@hod.test",
+        }
+        fields.update(overrides)
+        with within(app) as fresh:
+            with write_transaction():
+                programme = Programme(**fields)
+                db.session.add(programme)
+                db.session.flush()
+                for event in events:
+                    db.session.get(Event, event.id).programme_id = programme.id
+            return detach(programme) if fresh else programme
+
+    return factory
+
+
+@pytest.fixture
+def create_contact(app):
+    """Make a contact: an imported mayor of Oslo unless told otherwise."""
+    counter = iter(range(1, 1_000_000))
+
+    def factory(municipality: str = "0301", **overrides) -> Contact:
+        n = next(counter)
+        fields = {
+            "municipality_number": municipality,
+            "name": f"Kontakt {n}",
+            "role": "ordforer",
+            "email": f"kontakt{n}@kommune{municipality}.no",
+            "source": Contact.IMPORTED,
+        }
+        fields.update(overrides)
+        with within(app) as fresh:
+            with write_transaction():
+                contact = Contact(**fields)
+                db.session.add(contact)
+            return detach(contact) if fresh else contact
 
     return factory
 

@@ -175,3 +175,28 @@ def manage_link(message: EmailMessage, base_url: str) -> str:
     found = re.findall(re.escape(base_url) + r"/r/[A-Za-z0-9_\-]+", text_part(message))
     assert found, f"no manage link to {base_url} in:\n{text_part(message)}"
     return found[0]
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+BOUNDARY = "grense-for-test"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> bytes:
+    """A multipart/form-data body built in memory, for uploads of any size.
+
+    The test client would spool a large file to a temporary file of its own; this body is
+    posted as it is, with `content_type=MULTIPART`.
+    """
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for name, (filename, data) in files.items():
+        head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config
 
-from . import cli, db, i18n, security, site
+from . import cli, db, i18n, security, site, uploads
 from .extensions import babel, csrf, limiter, login, migrate
 from .extensions import db as sqlalchemy
 from .mail import transport, worker
@@ -39,6 +39,7 @@ def create_app(config: dict | type | None = None) -> Flask:
     sqlalchemy.init_app(app)
     db.init_app(app)
     migrate.init_app(app, sqlalchemy, directory=str(app.root_path + "/../migrations"))
+    uploads.init_app(app)  # before CSRF protection, which reads the body
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     login.init_app(app)

@@ -29,6 +29,7 @@ EXPORT_COLUMNS = (
     Registration.organisation,
     Registration.status,
     Registration.created_at,
+    Registration.attended_minutes,
 )
 
 # Capitals beyond ASCII that Norwegian names use; SQLite's lower() leaves them as they are.

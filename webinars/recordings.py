@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from .attendance import report_of
 from .db import lock_event, write_transaction
 from .extensions import db
 from .mail import messages
@@ -123,13 +124,16 @@ def mail_recording(event: Event, now: datetime, *, again: bool = False) -> int:
         .values(recording_mailed_at=now)
         .returning(Registration.id)
     ).all()
+    # After a participant report, those who came and those who did not get different texts.
+    reported = report_of(event) is not None
     for start in range(0, len(claimed), 500):
         chunk = claimed[start : start + 500]
         registrations = db.session.scalars(
             select(Registration).where(Registration.id.in_(chunk)).order_by(Registration.id)
         )
         for registration in registrations:
-            messages.queue_recording(registration, again=again)
+            attended = (registration.attended_minutes is not None) if reported else None
+            messages.queue_recording(registration, again=again, attended=attended)
     return len(claimed)
 
 

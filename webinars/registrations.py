@@ -13,17 +13,20 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import attendance, contacts
 from .db import in_write_transaction, lock_event, write_transaction
 from .extensions import db
 from .mail import messages, outbox
-from .models import Event, Municipality, Registration, RegistrationToken, utcnow
+from .models import Event, Municipality, Registration, RegistrationCount, RegistrationToken, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +120,30 @@ def is_open(event: Event, now: datetime | None = None) -> bool:
     return True
 
 
-def _eligibility(event: Event) -> list[tuple[str, list[str]]]:
-    """The event's rule: for each municipality column, the values allowed (empty: any)."""
+class Eligibility(Protocol):
+    """What names eligible municipalities: an event, or a programme for its campaign."""
+
+    @property
+    def region_list(self) -> list[str]: ...
+
+    @property
+    def county_list(self) -> list[str]: ...
+
+
+def _eligibility(event: Eligibility) -> list[tuple[str, list[str]]]:
+    """The rule: for each municipality column, the values allowed (empty: any)."""
     return [("health_region", event.region_list), ("county_number", event.county_list)]
 
 
-def eligible(event: Event, municipality: Municipality) -> bool:
-    """Whether people from this municipality may register for the event."""
+def eligible(event: Eligibility, municipality: Municipality) -> bool:
+    """Whether the municipality may register for the event (or is in a programme's campaign)."""
     return bool(municipality.active) and all(
         not allowed or getattr(municipality, column) in allowed
         for column, allowed in _eligibility(event)
     )
 
 
-def eligible_condition(event: Event) -> ColumnElement[bool]:
+def eligible_condition(event: Eligibility) -> ColumnElement[bool]:
     """The same rule as an SQL condition on Municipality."""
     return and_(
         Municipality.active,
@@ -284,9 +297,11 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
         status = Registration.WAITLISTED
     else:
         raise EventFull()
+    made = utcnow()
     registration = Registration(
         event=event,
         status=status,
+        created_at=made,
         # Above any CANCEL an earlier registration of this address got.
         ical_sequence=-1 if prior is None else prior,
         confirmation_sent_at=now or utcnow(),
@@ -295,7 +310,28 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     db.session.add(registration)
     messages.queue_confirmation(registration, issue_token(registration))
     db.session.flush()
+    _count_made(event, made)
+    contacts.note_registrant(
+        name=fields["name"],
+        email=fields["email"],
+        role=fields["role"],
+        municipality=fields["municipality_number"],
+    )
     return registration, True
+
+
+def _count_made(event: Event, made: datetime) -> None:
+    """One more registration made to the event on this day (the campaign's chart)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    day = made.astimezone(event.zone).date()
+    statement = insert(RegistrationCount).values(event_id=event.id, day=day, count=1)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["event_id", "day"],
+            set_={"count": RegistrationCount.count + 1},
+        )
+    )
 
 
 def add_by_organiser(event: Event, **fields) -> tuple[Registration, bool]:
@@ -440,6 +476,7 @@ def anonymise_old_registrations(now: datetime) -> int:
             .where(Event.ends_at < cutoff, Registration.anonymised_at.is_(None))
             .limit(1000)
         ).all()
+        emails = [registration.email for registration in rows]
         for registration in rows:
             # Municipality, role and status stay: they are what the statistics need.
             registration.name = ""
@@ -454,6 +491,16 @@ def anonymise_old_registrations(now: datetime) -> int:
             )
             # Their mail too: no address, no name, no working link, and nothing left to send.
             outbox.forget_recipients(ids)
+            # And what the campaign learnt from them: contacts known only from registering
+            # (unless they still have a registration that is kept), and the names and
+            # addresses in their events' participant reports that matched nobody.
+            kept = db.session.scalars(
+                select(Registration.email).where(
+                    Registration.email.in_(emails), Registration.anonymised_at.is_(None)
+                )
+            ).all()
+            contacts.forget_registrants(sorted(set(emails) - set(kept)))
+            attendance.forget_unmatched(sorted({r.event_id for r in rows}))
     if rows:
         log.info("anonymised %d registrations", len(rows))
     return len(rows)

@@ -1,8 +1,10 @@
-"""The Akson programme of spring 2020: the national digital meeting and three webinars.
+"""The Akson programme of spring 2020: the national digital meeting, three webinars and the
+campaign for the declaration of intent.
 
 Texts come from the minister's letter to the municipalities and KS's page about Akson
 (`shared/seeds/`). The letter gives no dates for the webinars; they are placed on the three
-Tuesdays after the meeting.
+Tuesdays after the meeting. The declarations are due 1 July 2020, 57 days after the meeting;
+a seed in the future keeps the same 57 days.
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ from sqlalchemy import func, select
 from .db import write_transaction
 from .extensions import db
 from .ical import calendar_uid
-from .models import Event, Material, Municipality, local_to_utc, utcnow
+from .models import Event, Material, Municipality, Programme, local_to_utc, utcnow
 from .municipalities import load_register
 
 OSLO = ZoneInfo("Europe/Oslo")
 CONTACT = "akson@hod.dep.no"
 OUTSIDE_MIDT_NORGE = "Nord,Vest,Sør-Øst"
+PROGRAMME = "akson"
+#: 5 May 2020 to 1 July 2020: the time the letter gave municipalities to sign.
+DAYS_TO_SIGN = 57
+PROGRAMME_TEXT = (
+    "Akson – felles kommunal journal og helhetlig samhandling for kommunene utenfor "
+    "helseregion Midt-Norge. Regjeringens mål er at kommuner som til sammen representerer "
+    "over halvparten av innbyggerne utenfor Midt-Norge, signerer intensjonserklæringen."
+)
 TARGET_GROUP = (
     "Ordførere, kommunedirektører og eventuelt andre nøkkelpersoner i den administrative og "
     "politiske ledelsen i kommunene utenfor helseregion Midt-Norge."
@@ -142,4 +152,32 @@ def _seed(original_dates: bool) -> list[str]:
         ]
         db.session.add(event)
         created.append(plan.slug)
+    db.session.flush()
+    return created + _programme([plan.slug for plan in programme(meeting_day)], created)
+
+
+def _programme(slugs: list[str], new_events: list[str]) -> list[str]:
+    """The Akson programme and its campaign, with the events new now (all of them, when the
+    programme is new: a database seeded before programmes existed gets it too)."""
+    events = {e.slug: e for e in db.session.scalars(select(Event).where(Event.slug.in_(slugs)))}
+    created = []
+    akson = db.session.scalar(select(Programme).where(Programme.slug == PROGRAMME))
+    if akson is None:
+        meeting = events[slugs[0]]
+        akson = Programme(
+            slug=PROGRAMME,
+            title="Akson",
+            description=PROGRAMME_TEXT,
+            eligible_regions=OUTSIDE_MIDT_NORGE,
+            goal_percent=50,
+            declarations_due=meeting.local_start.date() + timedelta(days=DAYS_TO_SIGN),
+            organiser_name="Helse- og omsorgsdepartementet",
+            organiser_email=CONTACT,
+        )
+        db.session.add(akson)
+        db.session.flush()
+        created.append(PROGRAMME)
+    for slug in slugs:
+        if (created or slug in new_events) and events[slug].programme_id is None:
+            events[slug].programme_id = akson.id
     return created

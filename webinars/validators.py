@@ -37,26 +37,45 @@ def single_line(form, field):
         )
 
 
-def mail_address(form, field):
-    """An address our mail can reach (SMTP without SMTPUTF8), kept in email-validator's
-    normalised form: lower case, an internationalised domain in ASCII (punycode)."""
-    if not field.data:
-        return
+class Undeliverable(ValueError):
+    """An address our mail cannot carry; `message` says why, in words for the user."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def deliverable(address: str) -> str:
+    """The address as our mail sends to it (SMTP without SMTPUTF8): email-validator's
+    normalised form, lower case, an internationalised domain in ASCII (punycode).
+
+    The one rule for every address we store: the forms, contact lists, the command line.
+    """
     try:
-        checked = validate_email(field.data, check_deliverability=False, allow_smtputf8=False)
+        checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        local = field.data.rpartition("@")[0]
+        local = address.rpartition("@")[0]
         if local and not local.isascii():
-            raise ValidationError(
+            raise Undeliverable(
                 _l(
                     "E-post kommer ikke fram til adresser med æ, ø, å eller andre tegn utenfor "
                     "a–z foran @. Bruk en adresse uten slike tegn foran @."
                 )
             ) from exc
-        raise ValidationError(
+        raise Undeliverable(
             _l("Skriv en gyldig e-postadresse, for eksempel navn@kommune.no.")
         ) from exc
-    field.data = checked.ascii_email.lower()
+    return checked.ascii_email.lower()
+
+
+def mail_address(form, field):
+    """Validator: an address our mail can reach (see `deliverable`), stored as it sends to it."""
+    if not field.data:
+        return
+    try:
+        field.data = deliverable(field.data)
+    except Undeliverable as exc:
+        raise ValidationError(exc.message) from exc
 
 
 def http_url(form, field):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 #: What style.css makes of every page: its background, and the header as a flex row.
 STYLED = {"background": "rgb(246, 248, 250)", "header": "flex"}
-#: The coverage bar's filled part, coloured by style.css (--accent), not by an attribute.
+#: The campaign's progress bar's filled part, coloured by style.css (--accent), not by an attribute.
 ACCENT = "rgb(0, 88, 122)"
 
 
@@ -36,7 +36,7 @@ def looks(page) -> dict[str, str | None]:
         "header": computed_style(page, "header.site", "display"),
     }
     if page.locator("svg.progress").count():
-        # The coverage bar is an inline SVG; its colour comes from the stylesheet too.
+        # The progress bar is an inline SVG; its colour comes from the stylesheet too.
         found["bar"] = computed_style(page, "svg.progress .done", "fill")
     return found
 
@@ -85,7 +85,13 @@ def test_no_page_breaks_the_policy_and_every_page_is_styled(
     for name, path, heading in [
         ("one event", "/organiser/events/akson-stormote", MEETING),
         ("participants", "/organiser/events/akson-stormote/participants", f"Deltakere: {MEETING}"),
-        ("coverage", "/organiser/events/akson-stormote/coverage", "Hvilke kommuner har vi nådd?"),
+        ("campaign", "/organiser/programmes/akson", "Kampanjen: Akson"),
+        ("contacts", "/organiser/contacts", "Kontakter"),
+        (
+            "declarations",
+            "/organiser/programmes/akson/declarations",
+            "Intensjonserklæringer: Akson",
+        ),
         ("outbox", "/organiser/mail", "Utgående e-post"),
     ]:
         assert desk.goto(path).status == 200, path
@@ -104,10 +110,12 @@ def test_no_page_breaks_the_policy_and_every_page_is_styled(
         "events list",
         "one event",
         "participants",
-        "coverage",
+        "campaign",
+        "contacts",
+        "declarations",
         "outbox",
     ]
     expected = {name: ([], STYLED) for name in found}
-    expected["coverage"] = ([], {**STYLED, "bar": ACCENT})
+    expected["campaign"] = ([], {**STYLED, "bar": ACCENT})
     wrong = {name: seen for name, seen in found.items() if seen != expected[name]}
     assert wrong == {}, f"CSP violations or no style.css on: {', '.join(wrong)}"

@@ -308,3 +308,89 @@ def test_password_command_ends_old_sessions_and_unlocks(app, runner, client, acc
     with within(app):
         assert accounts.failures(organiser(app)) == []
     assert log_in(client, password="et nytt langt passord").status_code == 303
+
+
+# --- the campaign ---------------------------------------------------------------------------
+
+DATA = ROOT / "tests" / "data"
+
+
+def test_contacts_load_stores_good_rows_and_lists_bad_ones(app, runner, tmp_path):
+    path = tmp_path / "kontakter.csv"
+    path.write_text(
+        "kommunenummer;navn;rolle;e-post\n0301;Kari;Ordfører;kari@oslo.no\n9999;X;ordforer;x@x.no\n",
+        encoding="utf-8-sig",
+    )
+
+    result = runner.invoke(args=["contacts", "load", str(path)])
+
+    assert result.exit_code == 1
+    assert "line 3: ukjent kommunenummer «9999»" in result.output
+    assert "1 added, 0 updated, 0 unchanged, 1 bad rows not stored" in result.output
+    again = runner.invoke(args=["contacts", "load", str(DATA / "contacts-example.csv")])
+    assert again.exit_code == 0 and "5 added" in again.output
+
+
+def test_contacts_load_refuses_a_file_of_50_mb_before_reading_it(app, runner, tmp_path):
+    path = tmp_path / "stor.csv"
+    with path.open("wb") as f:
+        f.truncate(50 * 1024 * 1024)
+
+    result = runner.invoke(args=["contacts", "load", str(path)])
+
+    assert result.exit_code == 1 and "larger than 10 MB; nothing was stored" in result.output
+
+
+def test_invitations_send_once_and_only_unreached(app, runner, create_contact):
+    runner.invoke(args=["seed", "akson"])
+    create_contact("0301", email="raymond@oslo.no")
+    create_contact("4601", email="ola@bergen.no")
+    with within(app):
+        meeting = db.session.scalar(select(Event).where(Event.slug == "akson-stormote"))
+        registrations.register(
+            meeting, name="Kari", email="kari@oslo.no", role="ordforer", municipality="0301"
+        )
+
+    unreached = runner.invoke(args=["invitations", "send", "akson-stormote", "--only-unreached"])
+    everyone = runner.invoke(args=["invitations", "send", "akson-stormote"])
+    again = runner.invoke(args=["invitations", "send", "akson-stormote"])
+
+    assert "1 invitations and 0 reminders queued (1 municipalities)" in unreached.output
+    # Kari registered, so she became a contact; she is not invited to what she registered for.
+    assert "1 invitations" in everyone.output and "0 invitations" in again.output
+    assert runner.invoke(args=["invitations", "send", "finnes-ikke"]).exit_code == 1
+
+
+def test_attendance_load_refuses_the_wrong_event_and_loads_with_any_date(app, runner):
+    runner.invoke(args=["seed", "akson", "--original-dates"])
+    report = str(DATA / "zoom-webinar-attendee-report.csv")
+
+    wrong = runner.invoke(args=["attendance", "load", "akson-webinar-2", report])
+    right = runner.invoke(args=["attendance", "load", "akson-webinar-1", report])
+
+    assert (
+        wrong.exit_code == 1
+        and "2020-05-12" in wrong.output
+        and "Nothing was stored" in wrong.output
+    )
+    # Nobody registered in this test: every attendee is listed as not registered.
+    assert right.exit_code == 0, right.output
+    assert "zoom report: 3 attended, 0 matched a registration, 3 did not" in right.output
+    assert "not registered: walkin@example.org" in right.output
+
+
+def test_declarations_load_records_and_reports(app, runner, tmp_path):
+    runner.invoke(args=["seed", "akson", "--original-dates"])
+    path = tmp_path / "erklaeringer.csv"
+    path.write_text(
+        "municipality,signed_on,signed_by\n0301,2020-06-12,Raymond\n4601,2020-07-02\n5001,2020-06-01\n"
+    )
+
+    result = runner.invoke(args=["declarations", "load", str(path)])
+
+    assert result.exit_code == 1
+    assert (
+        "2 added, 0 updated, 0 unchanged (1 after the deadline), 1 bad rows not stored"
+        in result.output
+    )
+    assert "line 4:" in result.output

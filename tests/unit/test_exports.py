@@ -17,7 +17,19 @@ from webinars.exports import Labels, neutralise
 OSLO = ZoneInfo("Europe/Oslo")
 BOM = "\ufeff"
 LABELS = Labels(
-    headers=("Navn", "E-post", "Rolle", "Kommunenr", "Kommune", "Fylke", "Org", "Status", "Tid"),
+    headers=(
+        "Navn",
+        "E-post",
+        "Rolle",
+        "Kommunenr",
+        "Kommune",
+        "Fylke",
+        "Org",
+        "Status",
+        "Tid",
+        "Deltok",
+        "Minutter",
+    ),
     roles={"ordforer": "Ordfører"},
     statuses={"confirmed": "Påmeldt", "cancelled": "Avbestilt"},
 )
@@ -35,6 +47,7 @@ def row(n: int = 0, **fields) -> tuple:
         "organisation": "",
         "status": "confirmed",
         "created": datetime(2020, 5, 4, 11, 5, tzinfo=UTC),
+        "attended_minutes": None,
     }
     values.update(fields)
     return tuple(values.values())
@@ -95,6 +108,31 @@ def test_csv_has_a_bom_the_headers_and_local_wall_clock_time():
         "Bærum kommune",
         "Påmeldt",
         "2020-05-04 13:05",
+        "",  # Deltok: empty before a participant report is loaded
+        "",
+    ]
+
+
+def test_csv_says_who_attended_once_a_report_is_loaded():
+    rows = parse(
+        exports.csv_chunks(
+            [row(1, attended_minutes=88), row(2), row(3, attended_minutes=0)],
+            labels=LABELS,
+            zone=OSLO,
+            reported=True,
+        )
+    )
+
+    assert [r[9:] for r in rows[1:]] == [["ja", "88"], ["nei", ""], ["ja", "0"]]
+
+
+def test_xlsx_says_who_attended_once_a_report_is_loaded():
+    _count, book = workbook([row(1, attended_minutes=88), row(2)], reported=True)
+
+    sheet = book.active
+    assert [[c.value for c in r[9:]] for r in sheet.iter_rows(min_row=2)] == [
+        ["ja", 88],
+        ["nei", None],
     ]
 
 
@@ -193,7 +231,7 @@ def test_xlsx_cells_are_typed_text_and_a_local_date():
 
     assert count == 1
     assert [cell.value for cell in sheet[1]] == list(LABELS.headers)
-    name, _email, role, number, _m, _c, organisation, status, when = sheet[2]
+    name, _email, role, number, _m, _c, organisation, status, when = sheet[2][:9]
     assert (name.value, name.data_type) == ("=1+1", "s")
     assert (number.value, number.data_type) == ("0301", "s")
     assert (organisation.value, organisation.data_type) == ("+47 900 00 000", "s")
@@ -233,7 +271,7 @@ def test_xlsx_has_a_frozen_header_an_autofilter_and_fitting_widths():
 
     assert count == 2
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:I3"
+    assert sheet.auto_filter.ref == "A1:K3"
     assert sheet.column_dimensions["B"].width >= len("p0@kommune.no")
     # A very long value does not make the column wider than a screen.
     assert sheet.column_dimensions["A"].width <= exports.MAX_WIDTH + 1
@@ -293,8 +331,8 @@ def test_labels_are_in_the_reader_s_language(app, lang, headers, role, status):
     with app.test_request_context(f"/?lang={lang}"):
         labels = Labels.current()
 
-    assert len(labels.headers) == 9
-    assert (labels.headers[0], labels.headers[1], labels.headers[-1]) == headers
+    assert len(labels.headers) == 11
+    assert (labels.headers[0], labels.headers[1], labels.headers[8]) == headers
     assert labels.roles["ordforer"] == role
     assert labels.statuses["confirmed"] == status
     # Plain strings, usable after the request has ended (a CSV generator runs after it).

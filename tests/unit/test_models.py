@@ -19,7 +19,7 @@ from config import database_url
 from webinars import create_app
 from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.models import Event, Registration, local_to_utc
+from webinars.models import Event, Registration, RegistrationCount, local_to_utc
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -265,5 +265,76 @@ def test_migration_0003_keeps_the_link_every_registrant_already_has(empty_db_url
         with db.engine.connect() as conn:
             back = conn.execute(text("SELECT token_hash FROM registrations")).all()
         assert back == [("a" * 64,)]
+        downgrade(revision="base")
+        db.engine.dispose()
+
+
+def test_the_campaign_migration_keeps_and_counts_the_registrations_made_before_it(empty_db_url):
+    """Upgrading a database with registrations keeps them and fills the per-hour counts."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_db_url, "TESTING": True})
+    with app.app_context():
+        upgrade(revision="0002")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO municipalities (number, name, county_number, county_name, "
+                    "population, health_region, active) VALUES ('0301', 'Oslo', '03', 'Oslo', 1, "
+                    "'Sør-Øst', true)"
+                )
+            )
+            conn.execute(
+                insert(Event.__table__).values(
+                    id=1,
+                    slug="m",
+                    kind="meeting",
+                    title="M",
+                    description="",
+                    target_group="",
+                    location="",
+                    starts_at=datetime(2020, 5, 5, 12, tzinfo=UTC),
+                    ends_at=datetime(2020, 5, 5, 13, tzinfo=UTC),
+                    timezone="Europe/Oslo",
+                    status="published",
+                    waitlist=False,
+                    join_url="",
+                    ical_uid="m@x",
+                    sequence=0,
+                    organiser_name="",
+                    organiser_email="",
+                    created_at=datetime(2020, 4, 1, tzinfo=UTC),
+                    updated_at=datetime(2020, 4, 1, tzinfo=UTC),
+                )
+            )
+            for n, at in enumerate(
+                [
+                    datetime(2020, 5, 1, 9, 15),
+                    datetime(2020, 5, 1, 9, 59),
+                    datetime(2020, 5, 1, 23, 1),
+                ]
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO registrations (event_id, name, email, role, "
+                        "municipality_number, organisation, token_hash, status, locale, "
+                        "ical_sequence, created_at, updated_at) VALUES (1, 'P', :email, "
+                        "'ordforer', '0301', '', :token, 'confirmed', 'nb', 0, :at, :at)"
+                    ),
+                    {
+                        "email": f"p{n}@x.no",
+                        "token": f"t{n}",
+                        "at": at if db.engine.dialect.name == "sqlite" else at.replace(tzinfo=UTC),
+                    },
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            # Rebuilding `events` (SQLite's batch mode) must not cascade to its registrations.
+            assert conn.scalar(text("SELECT count(*) FROM registrations")) == 3
+            rows = conn.execute(
+                select(RegistrationCount.day, RegistrationCount.count).order_by(
+                    RegistrationCount.day
+                )
+            ).all()
+        # 23:01 UTC on 1 May is 01:01 on 2 May in Oslo (summer time).
+        assert rows == [(date(2020, 5, 1), 2), (date(2020, 5, 2), 1)]
         downgrade(revision="base")
         db.engine.dispose()

@@ -170,7 +170,9 @@ def test_stream_rows_follow_the_filters_in_export_column_order(crowd):
     rows = list(participants.stream_rows(db.engine, crowd.id, Filters(status="confirmed")))
 
     assert [row.name for row in rows] == ["Kari Ærlig", "Ola Berg", "Åse Øyen"]
-    name, email, role, number, municipality, county, organisation, status, created = rows[1]
+    name, email, role, number, municipality, county, organisation, status, created, minutes = rows[
+        1
+    ]
     assert (name, email, role, number) == (
         "Ola Berg",
         "ola@bergen.kommune.no",
@@ -184,6 +186,7 @@ def test_stream_rows_follow_the_filters_in_export_column_order(crowd):
         "confirmed",
     )
     assert created.tzinfo is not None
+    assert minutes is None  # no participant report loaded
 
 
 # SQLite's cursor steps through a result by itself; PostgreSQL needs a server-side cursor.

@@ -4,12 +4,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
-from webinars import registrations, seed
+from webinars import programmes, registrations, seed
 from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.models import Event, Material, Municipality, utcnow
+from webinars.models import Event, Material, Municipality, Programme, utcnow
 
 OSLO = ZoneInfo("Europe/Oslo")
 SLUGS = ["akson-stormote", "akson-webinar-1", "akson-webinar-2", "akson-webinar-3"]
@@ -20,15 +20,20 @@ def _events() -> dict[str, Event]:
 
 
 def _snapshot() -> list:
-    """Every column of every event and material, to prove a second run changes nothing."""
+    """Every column of every event, material and programme, to prove a second run changes
+    nothing."""
     db.session.expire_all()
-    events = db.session.execute(select(Event.__table__).order_by(Event.id)).mappings().all()
-    materials = db.session.execute(select(Material.__table__).order_by(Material.id)).mappings()
-    return [dict(row) for row in events] + [dict(row) for row in materials.all()]
+    rows = []
+    for model in (Event, Material, Programme):
+        table = model.__table__
+        rows += [
+            dict(row) for row in db.session.execute(select(table).order_by(table.c.id)).mappings()
+        ]
+    return rows
 
 
 def test_seed_akson_creates_the_programme_once(ctx):
-    assert sorted(seed.seed_akson()) == SLUGS
+    assert sorted(seed.seed_akson()) == ["akson", *SLUGS]
     assert sorted(_events()) == SLUGS
     before = _snapshot()
 
@@ -79,3 +84,41 @@ def test_seed_akson_loads_the_register_into_an_empty_database(ctx):
     seed.seed_akson()
     assert db.session.scalar(select(func.count()).select_from(Municipality)) == 356
     assert registrations.eligible_count(_events()["akson-stormote"]) == 292
+
+
+# --- the programme and its campaign ---------------------------------------------------------
+
+
+def _akson() -> Programme:
+    return db.session.scalar(select(Programme).where(Programme.slug == "akson"))
+
+
+def test_seed_akson_makes_the_campaign_with_the_2020_deadline(ctx):
+    seed.seed_akson(original_dates=True)
+    akson = _akson()
+    assert akson.declarations_due == date(2020, 7, 1)
+    assert sorted(event.slug for event in akson.events) == SLUGS
+    goal = programmes.goal(akson)
+    assert (goal.municipalities, goal.population, goal.people) == (292, 4_633_640, 2_316_821)
+
+
+def test_seed_akson_in_the_future_keeps_57_days_to_sign(ctx):
+    seed.seed_akson()
+    meeting = _events()["akson-stormote"]
+    assert _akson().declarations_due == meeting.local_start.date() + timedelta(days=57)
+
+
+def test_a_database_seeded_before_programmes_gets_the_programme_once(ctx):
+    seed.seed_akson(original_dates=True)
+    with write_transaction():  # as it was before this change: events, no programme
+        db.session.execute(update(Event).values(programme_id=None))
+        db.session.execute(delete(Programme))
+    events_before = _snapshot()
+
+    assert seed.seed_akson() == ["akson"]
+    akson = _akson()
+    assert akson.declarations_due == date(2020, 7, 1)  # from the meeting already there
+    assert sorted(event.slug for event in akson.events) == SLUGS
+    after = _snapshot()
+    assert seed.seed_akson() == [] and _snapshot() == after
+    assert len(after) == len(events_before) + 1

@@ -24,8 +24,8 @@ from flask_babel import force_locale, get_translations
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from .. import ical
-from ..models import OutboxMessage, Registration, utcnow
+from .. import i18n, ical, links
+from ..models import Contact, Event, OutboxMessage, Programme, Registration, utcnow
 from . import outbox
 
 REQUEST = "REQUEST"
@@ -75,9 +75,55 @@ def queue_reminder(registration: Registration, *, hour: bool):
     return _queue(kind, registration, hour=hour)
 
 
-def queue_recording(registration: Registration, *, again: bool = False):
-    """ "The recording is available": recording, material, the event page; no join link."""
-    return _queue(outbox.RECORDING, registration, again=again)
+def queue_recording(
+    registration: Registration, *, again: bool = False, attended: bool | None = None
+):
+    """ "The recording is available": recording, material, the event page; no join link.
+
+    After a participant report was loaded, those who attended (attended=True) are thanked
+    for coming and those who did not (False) are told what they missed.
+    """
+    return _queue(outbox.RECORDING, registration, again=again, attended=attended)
+
+
+def queue_invitation(contact: Contact, event: Event, *, reminder: bool = False):
+    """An invitation (or a reminder of it) with the contact's link to the filled-in form."""
+    kind = outbox.INVITATION_REMINDER if reminder else outbox.INVITATION
+    context = {"contact_id": contact.id, "reminder": reminder}
+    return _queue_to_contact(kind, contact, event=event, **context)
+
+
+def queue_submission_link(contact: Contact, programme: Programme):
+    """The contact's personal link to hand in their municipality's signed declaration."""
+    locale = "nb"
+    with force_locale(locale):
+        due = i18n.long_day(programme.declarations_due)
+    context = {
+        "contact_id": contact.id,
+        "programme_id": programme.id,
+        "programme_title": programme.title,
+        "municipality": contact.municipality.name,
+        "due": due,
+        "organiser": programme.organiser_name or programme.organiser_email,
+        "reply_to": programme.organiser_email,
+        "reply_name": programme.organiser_name,
+    }
+    return _queue_to_contact(outbox.SUBMISSION_LINK, contact, locale=locale, **context)
+
+
+def _queue_to_contact(
+    kind: outbox.Kind, contact: Contact, *, event: Event | None = None, locale="nb", **context
+) -> OutboxMessage:
+    return outbox.queue(
+        kind,
+        subject=render_subject(kind.template, locale, event=event, **context),
+        recipient=contact.email,
+        recipient_name=contact.name,
+        message_id=make_msgid(domain=_host()),
+        event=event,
+        locale=locale,
+        context=context,
+    )
 
 
 def _queue_invite(kind: outbox.Kind, registration: Registration, token: str | None, **context):
@@ -210,7 +256,19 @@ def compose_bytes(row: OutboxMessage) -> bytes:
     registration, event = row.registration, row.event
     if row.token:
         context["manage_url"] = manage_url(row.token)
-    text, html = render(row.template, row.locale, event=event, registration=registration, **context)
+    unsubscribe = _contact_links(context, event)
+    organiser = context.pop("organiser", "")
+    if event is not None:
+        organiser = event.organiser_name or event.organiser_email
+    text, html = render(
+        row.template,
+        row.locale,
+        event=event,
+        registration=registration,
+        recipient_name=row.recipient_name,
+        organiser=organiser,
+        **context,
+    )
     calendar = None
     if row.invite_method:
         with force_locale(row.locale):
@@ -221,6 +279,8 @@ def compose_bytes(row: OutboxMessage) -> bytes:
     reply_to = None
     if event and event.organiser_email:
         reply_to = _address(event.organiser_name or "", event.organiser_email)
+    elif context.get("reply_to"):
+        reply_to = _address(context.get("reply_name") or "", context["reply_to"])
     return build_message(
         recipient=row.recipient,
         recipient_name=row.recipient_name,
@@ -231,12 +291,26 @@ def compose_bytes(row: OutboxMessage) -> bytes:
         calendar=calendar,
         locale=row.locale,
         message_id=row.message_id,
+        unsubscribe=unsubscribe,
     )
 
 
 def compose(row: OutboxMessage) -> EmailMessage:
     """The message for an outbox row, parsed back (for reading it: the log, tests)."""
     return message_from_bytes(compose_bytes(row), policy=policy.default)
+
+
+def _contact_links(context: dict, event: Event | None) -> str | None:
+    """A mail to a contact: its personal links, built now (none is stored); the unsubscribe URL."""
+    contact_id = context.get("contact_id")
+    if contact_id is None:
+        return None
+    context["unsubscribe_url"] = links.unsubscribe_url(contact_id)
+    if event is not None:
+        context["invitation_url"] = links.invitation_url(contact_id, event.id)
+    if "programme_id" in context:
+        context["submission_url"] = links.submission_url(contact_id, context["programme_id"])
+    return context["unsubscribe_url"]
 
 
 def build_message(
@@ -250,6 +324,7 @@ def build_message(
     calendar: Calendar | None = None,
     locale: str = "nb",
     message_id: str | None = None,
+    unsubscribe: str | None = None,
 ) -> bytes:
     """A multipart text + HTML message with our headers, and an invite when there is one.
 
@@ -269,6 +344,10 @@ def build_message(
         ("Content-Language", _one_line(locale)),
         ("MIME-Version", "1.0"),
     ]
+    if unsubscribe:
+        # RFC 8058: mail clients offer "unsubscribe" and POST List-Unsubscribe=One-Click.
+        headers.append(("List-Unsubscribe", f"<{_one_line(unsubscribe)}>"))
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     # Quoted-printable keeps the message 7-bit and its lines short for every relay.
     alternatives = [
         _part('text/plain; charset="utf-8"', "quoted-printable", _qp(text)),

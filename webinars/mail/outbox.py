@@ -95,6 +95,9 @@ EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"))
 REMINDER_DAY = _kind("reminder_day", _l("Påminnelse dagen før"), "reminder")
 REMINDER_HOUR = _kind("reminder_hour", _l("Påminnelse en time før"), "reminder")
 RECORDING = _kind("recording", _l("Opptak tilgjengelig"))
+INVITATION = _kind("invitation", _l("Invitasjon"))
+INVITATION_REMINDER = _kind("invitation_reminder", _l("Påminnelse om invitasjon"), "invitation")
+SUBMISSION_LINK = _kind("submission_link", _l("Lenke for å sende inn erklæringen"))
 
 
 def label(name: str):

@@ -1,4 +1,5 @@
-"""The organiser side: events, participants, exports, recordings, coverage, outgoing mail.
+"""The organiser side: events, participants, exports, recordings, programmes and their
+campaigns (contacts, invitations, attendance, declarations), outgoing mail.
 
 Every route needs a logged-in organiser except the login page itself, so a new route can
 never be left open by forgetting a decorator.
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from .. import accounts
 from ..extensions import db, login
 from ..mail import transport
-from ..models import Event
+from ..models import Event, Programme
 
 bp = Blueprint("organiser", __name__)
 
@@ -42,4 +43,21 @@ def event_or_404(slug: str) -> Event:
     return db.one_or_404(select(Event).where(Event.slug == slug))
 
 
-from . import auth, coverage, events, outbox, participants, recordings  # noqa: E402,F401
+def programme_or_404(slug: str) -> Programme:
+    """The programme with this slug, or a 404 page."""
+    return db.one_or_404(select(Programme).where(Programme.slug == slug))
+
+
+from . import (  # noqa: E402,F401
+    attendance,
+    auth,
+    campaign,
+    contacts,
+    declarations,
+    events,
+    invitations,
+    outbox,
+    participants,
+    programmes,
+    recordings,
+)

@@ -3,7 +3,7 @@
 from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from .. import exports, municipalities, registrations
+from .. import attendance, exports, municipalities, registrations
 from .. import participants as roster
 from ..extensions import db
 from ..models import ROLES, Event, Registration
@@ -38,6 +38,7 @@ def participant_list(slug):
         counties=counties,
         roles=ROLES,
         statuses=registrations.STATUS_LABELS,
+        report=attendance.report_of(event),
     )
 
 
@@ -52,6 +53,7 @@ def participants_csv(slug):
         labels=exports.Labels.current(),
         zone=event.zone,
         delimiter=";" if request.args.get("sep") == "semicolon" else ",",
+        reported=attendance.report_of(event) is not None,
     )
     return Response(
         body,
@@ -68,7 +70,12 @@ def participants_xlsx(slug):
     event = event_or_404(slug)
     filters = roster.Filters.from_args(request.args)
     rows = roster.stream_rows(db.engine, event.id, filters)
-    workbook = exports.xlsx_file(rows, labels=exports.Labels.current(), zone=event.zone)
+    workbook = exports.xlsx_file(
+        rows,
+        labels=exports.Labels.current(),
+        zone=event.zone,
+        reported=attendance.report_of(event) is not None,
+    )
     return send_file(
         workbook,
         mimetype=exports.XLSX_MIMETYPE,

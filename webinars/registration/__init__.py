@@ -1,4 +1,5 @@
-"""The public side: events, registration, the registrant's own page, calendar files."""
+"""The public side: events, registration, the registrant's own page, calendar files, and the
+pages of a contact's personal links (invitation, unsubscribe, handing in a declaration)."""
 
 from flask import Blueprint
 
@@ -8,4 +9,4 @@ bp = Blueprint("registration", __name__)
 # Pages ask the one rule whether an event takes registrations now.
 bp.add_app_template_global(is_open, "registration_open")
 
-from . import views  # noqa: E402,F401
+from . import campaign, views  # noqa: E402,F401

@@ -1,10 +1,14 @@
-"""The registration form, shared by the public page and organisers adding someone by hand."""
+"""The registration form (shared by the public page and organisers adding someone by hand),
+and the form a municipality hands in its signed declaration with."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from ..extensions import db
 from ..models import ROLES, Event, Municipality
 from ..registrations import eligible
 from ..validators import mail_address, single_line, strip
@@ -78,3 +82,65 @@ class RegistrationForm(FlaskForm):
             raise ValidationError(
                 _l("Velg en kommune fra listen; den viser kommunene arrangementet er for.")
             )
+
+
+def for_event(event: Event, only: str | None = None, **kwargs) -> RegistrationForm:
+    """The registration form; with `only`, the one municipality choice a POST names.
+
+    That is enough to validate a POST: the choice is valid exactly when that municipality is
+    in the full list. Building all ~350 choices took a sixth of a registration's time.
+    """
+    if only is not None:
+        # An ORM object, so the service's own check finds it in the session for free.
+        chosen = db.session.get(Municipality, only) if only else None
+        return RegistrationForm(
+            event, [chosen] if chosen is not None and chosen.active else [], **kwargs
+        )
+    query = (
+        select(
+            Municipality.number,
+            Municipality.name,
+            Municipality.county_name,
+            Municipality.county_number,
+            Municipality.health_region,
+            Municipality.active,
+        )
+        .where(Municipality.active)
+        .order_by(Municipality.name)
+    )
+    return RegistrationForm(event, db.session.execute(query).all(), **kwargs)
+
+
+class SubmissionForm(FlaskForm):
+    """A municipality hands in its signed declaration."""
+
+    signed_by_name = StringField(
+        _l("Signert av (navn)"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv navnet på den som signerte.")),
+            Length(max=200),
+            single_line,
+        ],
+    )
+    signed_by_role = StringField(
+        _l("Rolle (f.eks. ordfører)"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv rollen til den som signerte.")),
+            Length(max=200),
+            single_line,
+        ],
+    )
+    signed_on = DateField(
+        _l("Dato for signering"),
+        validators=[InputRequired(_l("Velg datoen."))],
+        invalid_value_message=_l("Skriv datoen som ÅÅÅÅ-MM-DD."),
+    )
+    note = TextAreaField(
+        _l("Merknad (valgfritt)"), filters=[strip], validators=[Optional(), Length(max=2000)]
+    )
+    document = FileField(
+        _l("Den signerte erklæringen (PDF, høyst 10 MB)"),
+        validators=[FileRequired(_l("Legg ved den signerte erklæringen som PDF."))],
+    )

@@ -14,11 +14,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
-from .. import ical, registrations
+from .. import ical, programmes, registrations
 from ..extensions import db, limiter
-from ..models import Event, Municipality, Registration, utcnow
+from ..models import Event, Registration, utcnow
 from . import bp
-from .forms import RegistrationForm
+from .forms import RegistrationForm, for_event
 
 #: Events the public sees: a draft is the organisers' own until it is published.
 PUBLIC_STATUSES = (Event.PUBLISHED, Event.CANCELLED)
@@ -35,38 +35,13 @@ def _public_event(slug: str) -> Event:
     return event
 
 
-def _form(event: Event, only: str | None = None) -> RegistrationForm:
-    """The registration form; with `only`, the one municipality choice a POST names.
-
-    That is enough to validate a POST: the choice is valid exactly when that municipality is
-    in the full list. Building all ~350 choices took a sixth of a registration's time.
-    """
-    if only is not None:
-        # An ORM object, so the service's own check finds it in the session for free.
-        chosen = db.session.get(Municipality, only) if only else None
-        return RegistrationForm(event, [chosen] if chosen is not None and chosen.active else [])
-    query = (
-        select(
-            Municipality.number,
-            Municipality.name,
-            Municipality.county_name,
-            Municipality.county_number,
-            Municipality.health_region,
-            Municipality.active,
-        )
-        .where(Municipality.active)
-        .order_by(Municipality.name)
-    )
-    return RegistrationForm(event, db.session.execute(query).all())
-
-
 def _form_again(event: Event, form: RegistrationForm):
     """Show a posted form again (422) with its errors and every municipality to choose from."""
-    form.municipality.choices = _form(event).municipality.choices
+    form.municipality.choices = for_event(event).municipality.choices
     return render_template("registration/event.html", event=event, form=form), 422
 
 
-def _private(response: Response) -> Response:
+def private(response: Response) -> Response:
     """Pages and files behind a manage link: never cached, never sent on as a Referer."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -98,7 +73,7 @@ def index():
 def event(slug):
     """The event, its material and recording, and the form while registration is open."""
     event = _public_event(slug)
-    form = _form(event) if registrations.is_open(event) else None
+    form = for_event(event) if registrations.is_open(event) else None
     return render_template("registration/event.html", event=event, form=form, now=utcnow())
 
 
@@ -111,7 +86,7 @@ def register(slug):
         registrations.check_open(event)
     except registrations.RegistrationError as exc:
         return _closed(event, exc)
-    form = _form(event, only=request.form.get("municipality", ""))
+    form = for_event(event, only=request.form.get("municipality", ""))
     if form.website.data:
         # The honeypot is filled: a bot. It gets the answer a person gets; nothing is stored.
         return _answer_registered(slug, request.form.get("email", ""))
@@ -169,6 +144,16 @@ def event_calendar(slug):
     return _calendar_response(ical.public_calendar([event]), f"{event.slug}.ics")
 
 
+@bp.get("/programmes/<slug>/calendar.ics")
+def programme_calendar(slug):
+    """The programme's feed: its published events, past and upcoming (no join links)."""
+    programme = programmes.by_slug(slug) or abort(404)
+    events = programmes.public_events(programme)
+    return _calendar_response(
+        ical.public_calendar(events, name=programme.title), f"{programme.slug}.ics"
+    )
+
+
 @bp.get("/calendar.ics")
 def feed():
     """A feed of every published event, past and upcoming, to subscribe to."""
@@ -190,7 +175,7 @@ def _registration(token: str):
 def manage(token):
     """The registrant's own page: status, join link, invite, cancel."""
     registration = _registration(token)
-    return _private(
+    return private(
         current_app.make_response(
             render_template(
                 "registration/manage.html",
@@ -211,7 +196,7 @@ def invite(token):
     if registration.status != Registration.CONFIRMED:
         abort(410)
     data = ical.personal_download(registration)
-    return _private(_calendar_response(data, "invitasjon.ics"))
+    return private(_calendar_response(data, "invitasjon.ics"))
 
 
 @bp.get("/r/<token>/cancel")
@@ -220,7 +205,7 @@ def confirm_cancel(token):
     registration = _registration(token)
     if registration.status == Registration.CANCELLED:
         return redirect(url_for(".manage", token=token))
-    return _private(
+    return private(
         current_app.make_response(
             render_template(
                 "registration/cancel.html",

@@ -135,12 +135,19 @@ def test_the_label_of_a_kind_no_longer_registered_is_its_name():
     assert outbox.label("retired_kind") == "retired_kind"
 
 
-def test_every_message_function_queues_a_registered_kind(ctx, create_event, create_registration):
+def test_every_message_function_queues_a_registered_kind(
+    ctx, create_event, create_registration, create_programme, create_contact
+):
     """The kinds the messages module queues are exactly the registered ones."""
     event = create_event(capacity=1, waitlist=True)
     first = create_registration(event, "first@kommune.no")
     second = create_registration(event, "second@kommune.no")
+    programme = create_programme([event])
+    contact = create_contact()
     with write_transaction():
+        messages.queue_invitation(contact, event)
+        messages.queue_invitation(contact, event, reminder=True)
+        messages.queue_submission_link(contact, programme)
         messages.queue_event_updated(first, {"title": ("Før", "Etter")})
         messages.queue_reminder(first, hour=False)
         messages.queue_reminder(first, hour=True)

@@ -209,7 +209,8 @@ def test_the_overview_links_to_the_other_organiser_pages_that_exist(app, signed_
         ("organiser.participants", "/organiser/events/oversikt/participants"),
         ("organiser.recording", "/organiser/events/oversikt/recording"),
         ("organiser.outbox_event", "/organiser/events/oversikt/mail"),
-        ("organiser.coverage_event", "/organiser/events/oversikt/coverage"),
+        ("organiser.invitations", "/organiser/events/oversikt/invitations"),
+        ("organiser.attendance", "/organiser/events/oversikt/attendance"),
     ]:
         if endpoint in app.view_functions:
             assert f'href="{path}"' in page.text, endpoint

@@ -277,7 +277,7 @@ def test_unknown_event_is_404(signed_in):
 
 
 def test_every_organiser_page_warns_while_mail_only_goes_to_the_log(app, signed_in):
-    for path in ("/organiser/events", "/organiser/mail", "/organiser/coverage"):
+    for path in ("/organiser/events", "/organiser/mail", "/organiser/programmes"):
         page = signed_in.get(path).text
         assert "E-post sendes ikke." in page and "MAIL_SERVER" in page, path
 

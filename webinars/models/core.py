@@ -1,4 +1,4 @@
-"""The entities: municipalities, events, registrations, organisers and the mail outbox.
+"""The entities of running events: municipalities, events, registrations, organisers, outbox.
 
 The rules about them live in the modules named for them (registrations.py, events.py,
 accounts.py, mail/outbox.py); here are the columns and what follows from a row alone.
@@ -6,64 +6,30 @@ accounts.py, mail/outbox.py); here are the columns and what follows from a row a
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
+    Date,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     Time,
-    TypeDecorator,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from ..extensions import db
+from .base import N_, UTCDateTime, local_to_utc, utcnow
 
-
-def utcnow() -> datetime:
-    """The current instant, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in and out, on SQLite (which stores naive values) and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where an instant is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """A wall-clock time in `zone` as a UTC instant; a time in the spring gap moves forward.
-
-    02:30 on the last Sunday of March does not exist in Europe/Oslo. With fold=0 (PEP 495)
-    a time in the gap takes the offset from before the change, which normalises it the way
-    calendars do (to 03:30); fold=1 would move it back to 01:30. In the autumn fold, fold=0
-    is the first of the two occurrences.
-    """
-    return datetime.combine(day, at).replace(tzinfo=zone, fold=0).astimezone(UTC)
+if TYPE_CHECKING:
+    from .campaign import Programme
 
 
 class Municipality(db.Model):
@@ -125,9 +91,14 @@ class Event(db.Model):
     organiser_email: Mapped[str] = mapped_column(String(254), default="")
     recording_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     recording_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The programme whose campaign this event is part of (Akson: the meeting and webinars).
+    programme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programmes.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    programme: Mapped[Programme | None] = relationship(back_populates="events")
     registrations: Mapped[list[Registration]] = relationship(
         back_populates="event", order_by="Registration.id"
     )
@@ -197,6 +168,16 @@ class Registration(db.Model):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_registrations_event_status", "event_id", "status"),
+        # The campaign asks, for each municipality, whether anyone from it registered for
+        # (or attended) one of the programme's events: a seek each, not a scan.
+        Index("ix_registrations_municipality_event", "municipality_number", "event_id", "status"),
+        Index(
+            "ix_registrations_attended",
+            "municipality_number",
+            "event_id",
+            sqlite_where=text("attended_minutes IS NOT NULL"),
+            postgresql_where=text("attended_minutes IS NOT NULL"),
+        ),
         CheckConstraint("email = lower(email)", name="email_lower_case"),
     )
 
@@ -211,9 +192,7 @@ class Registration(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     #: A key of ROLES in webinars.roles.
     role: Mapped[str] = mapped_column(String(40))
-    municipality_number: Mapped[str] = mapped_column(
-        ForeignKey("municipalities.number"), index=True
-    )
+    municipality_number: Mapped[str] = mapped_column(ForeignKey("municipalities.number"))
     organisation: Mapped[str] = mapped_column(String(200), default="")
     #: confirmed, waitlisted or cancelled.
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
@@ -228,6 +207,9 @@ class Registration(db.Model):
     reminded_day_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_hour_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recording_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Minutes in the event by the loaded participant report (summed over rejoins); None
+    #: when the report does not list them as attending, or no report is loaded.
+    attended_minutes: Mapped[int | None] = mapped_column(Integer)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the confirmation was last queued, so a repeat registration re-sends it rarely.
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -253,6 +235,23 @@ class RegistrationToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     registration: Mapped[Registration] = relationship(back_populates="tokens")
+
+
+class RegistrationCount(db.Model):
+    """How many registrations to an event were made on each day (the campaign's chart).
+
+    Kept by each registration as it is made, in its transaction, so the chart reads a row a
+    day instead of counting every registration.
+    """
+
+    __tablename__ = "registration_counts"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The date in the event's own time zone.
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Organiser(UserMixin, db.Model):
@@ -325,11 +324,6 @@ class OutboxMessage(db.Model):
 
     event: Mapped[Event | None] = relationship()
     registration: Mapped[Registration | None] = relationship()
-
-
-def N_(message: str) -> str:
-    """Mark a string for translation where it is defined; it is translated where shown."""
-    return message
 
 
 #: Roles offered on the registration form, stored by key.
