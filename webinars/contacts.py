@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import csvfiles
@@ -185,20 +186,29 @@ def load(data: bytes) -> Loaded:
 
 def note_registrant(*, name: str, email: str, role: str, municipality: str) -> None:
     """Someone registered: they become a contact, unless their address is known already."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
     db.session.execute(
-        insert(Contact)
-        .values(
-            municipality_number=municipality,
-            name=name,
-            role=role,
-            email=email,
-            source=Contact.REGISTERED,
-            created_at=now,
-            updated_at=now,
-        )
+        _note_statement(db.session.get_bind().dialect.name),
+        {
+            "municipality_number": municipality,
+            "name": name,
+            "role": role,
+            "email": email,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+@cache
+def _note_statement(dialect: str):
+    """The insert-unless-known of a registrant, built once per dialect (every registration)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Contact.__table__
+    columns = ("municipality_number", "name", "role", "email", "created_at", "updated_at")
+    return (
+        insert(table)
+        .values({**{column: bindparam(column) for column in columns}, "source": Contact.REGISTERED})
         .on_conflict_do_nothing(index_elements=["email"])
     )
 

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Protocol
 
 from flask import current_app
@@ -322,14 +323,20 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
 
 def _count_made(event: Event, made: datetime) -> None:
     """One more registration made to the event on this day (the campaign's chart)."""
-    dialect = db.session.get_bind().dialect.name
+    statement = _count_statement(db.session.get_bind().dialect.name)
+    db.session.execute(statement, {"event_id": event.id, "day": made.astimezone(event.zone).date()})
+
+
+@cache
+def _count_statement(dialect: str):
+    """The upsert of a day's count, built once per dialect (it runs in every registration)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    day = made.astimezone(event.zone).date()
-    statement = insert(RegistrationCount).values(event_id=event.id, day=day, count=1)
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["event_id", "day"],
-            set_={"count": RegistrationCount.count + 1},
+    table = RegistrationCount.__table__
+    return (
+        insert(table)
+        .values(event_id=bindparam("event_id"), day=bindparam("day"), count=1)
+        .on_conflict_do_update(
+            index_elements=["event_id", "day"], set_={"count": table.c["count"] + 1}
         )
     )
 
