@@ -36,9 +36,17 @@ CRLF = "\r\n"
 # --- one function per kind ------------------------------------------------------------------
 
 
-def queue_confirmation(registration: Registration, token: str, *, again: bool = False):
-    """ "You are registered" (or on the waiting list), with the invite and the manage link."""
-    return _queue_invite(outbox.CONFIRMATION, registration, token, again=again)
+def queue_confirmation(
+    registration: Registration, token: str, *, again: bool = False, position: int | None = None
+):
+    """ "You are registered" (or on the waiting list as number `position`), with the invite
+    and the manage link."""
+    return _queue_invite(outbox.CONFIRMATION, registration, token, again=again, position=position)
+
+
+def queue_manage_link(registration: Registration, *, position: int | None = None):
+    """The manage link again, asked for on the event page; the link is made at delivery."""
+    return _queue(outbox.MANAGE_LINK, registration, status=registration.status, position=position)
 
 
 def queue_promoted(registration: Registration, token: str):

@@ -67,8 +67,10 @@ PAGE_SIZE = 100
 class Kind:
     """A kind of message: its stored name, its template triplet and what organisers call it.
 
-    `link`: it carries the registrant's personal manage link (a fresh one if it is retried
-    after failing, since a failed message's token is cleared).
+    `link`: it carries the registrant's personal manage link. A message queued without a
+    token (the mails sent to every registrant of an event at once) gets a fresh one when it
+    is delivered, as does one retried after failing (a failed message's token is cleared);
+    each is one more link, the links mailed before keep working.
     """
 
     name: str
@@ -89,12 +91,14 @@ def _kind(name: str, label, template: str | None = None, *, link: bool = False) 
 
 CONFIRMATION = _kind("confirmation", _l("Bekreftelse"), link=True)
 PROMOTED = _kind("promoted", _l("Plass fra ventelisten"), link=True)
-CANCELLATION = _kind("cancellation", _l("Avbestilling"))
-EVENT_UPDATED = _kind("event_updated", _l("Endring"))
-EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"))
-REMINDER_DAY = _kind("reminder_day", _l("Påminnelse dagen før"), "reminder")
-REMINDER_HOUR = _kind("reminder_hour", _l("Påminnelse en time før"), "reminder")
-RECORDING = _kind("recording", _l("Opptak tilgjengelig"))
+CANCELLATION = _kind("cancellation", _l("Avbestilling"), link=True)
+EVENT_UPDATED = _kind("event_updated", _l("Endring"), link=True)
+EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"), link=True)
+REMINDER_DAY = _kind("reminder_day", _l("Påminnelse dagen før"), "reminder", link=True)
+REMINDER_HOUR = _kind("reminder_hour", _l("Påminnelse en time før"), "reminder", link=True)
+RECORDING = _kind("recording", _l("Opptak tilgjengelig"), link=True)
+#: Asked for on the event page ("send me my link again").
+MANAGE_LINK = _kind("manage_link", _l("Lenken på nytt"), link=True)
 INVITATION = _kind("invitation", _l("Invitasjon"))
 INVITATION_REMINDER = _kind("invitation_reminder", _l("Påminnelse om invitasjon"), "invitation")
 SUBMISSION_LINK = _kind("submission_link", _l("Lenke for å sende inn erklæringen"))

@@ -153,6 +153,7 @@ def test_every_message_function_queues_a_registered_kind(
         messages.queue_reminder(first, hour=True)
         messages.queue_recording(first)
         messages.queue_event_cancelled(second, "Avlyst")
+        messages.queue_manage_link(second, position=1)
     registrations.cancel(first)  # cancellation, and a promotion for the second
     kinds = {row.kind for row in db.session.scalars(select(OutboxMessage))}
     assert kinds == set(outbox.KINDS)
