@@ -482,22 +482,50 @@ def send_link(event: Event, email: str, now: datetime | None = None) -> None:
     at most once per RESEND_AFTER, shared with a repeat registration's re-send.
 
     Returns nothing and raises nothing about the address: the page answers the same whether
-    or not it is registered. Both cases do the same work (one write transaction, the same
-    locked lookup); the mail is one row whose link is made when it is delivered, and the
-    commit does not wait for the disk, so a registered address takes no longer to answer.
+    or not it is registered. Both cases run the very same statements: an UPDATE that marks
+    the registration due (none matches an unknown address; the row lock orders two requests
+    for one address) and an INSERT … SELECT of the mail for what it marked. The link is made
+    when the mail is delivered, and the commit does not wait for the disk, so a registered
+    address takes no longer to answer.
     """
     now = now or utcnow()
     check_links_open(event, now)
+    params = {
+        "b_event_id": event.id,
+        "b_email": email.strip().lower(),
+        "b_cutoff": now - RESEND_AFTER,
+        "b_now": now,
+    }
     with write_transaction():
         no_disk_wait()
-        registration = _active(event, email.strip().lower())
-        if registration is None or registration.anonymised_at is not None:
-            return
-        last = registration.confirmation_sent_at
-        if last is not None and now - last < RESEND_AFTER:
-            return
-        registration.confirmation_sent_at = now
-        messages.queue_manage_link(registration, position=waitlist_position(registration))
+        db.session.execute(_MARK_LINK_DUE, params)
+        messages.queue_manage_link(event, _MARKED.params(params))
+
+
+#: The registrant of an event with an address, who may be mailed their link again now.
+_LINK_DUE = and_(
+    Registration.event_id == bindparam("b_event_id"),
+    Registration.email == bindparam("b_email"),
+    Registration.status.in_(ACTIVE),
+    Registration.anonymised_at.is_(None),
+    or_(
+        Registration.confirmation_sent_at.is_(None),
+        Registration.confirmation_sent_at <= bindparam("b_cutoff"),
+    ),
+)
+_MARK_LINK_DUE = (
+    update(Registration)
+    .where(_LINK_DUE)
+    .values(confirmation_sent_at=bindparam("b_now"))
+    .execution_options(synchronize_session=False)
+)
+#: ... and the one just marked, in the same transaction.
+_MARKED = select(Registration.id).where(
+    Registration.event_id == bindparam("b_event_id"),
+    Registration.email == bindparam("b_email"),
+    Registration.status.in_(ACTIVE),
+    Registration.confirmation_sent_at == bindparam("b_now"),
+)
 
 
 #: Take a seat if there is one: the condition and the change are one statement.

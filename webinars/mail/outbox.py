@@ -22,7 +22,20 @@ from types import SimpleNamespace
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, Update, and_, bindparam, case, event, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from ..db import write_transaction
@@ -154,6 +167,52 @@ def queue(
     db.session.add(row)
     db.session.info["outbox_queued"] = True
     return row
+
+
+def queue_selected(
+    kind: Kind,
+    registration_ids: Select,
+    *,
+    subjects: dict[str, str],
+    message_id: str,
+    event: Event,
+    context: dict | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Queue a message to the registration `registration_ids` selects, if it selects one, in
+    one INSERT … SELECT: the same statement whether it selects none or one.
+
+    For mail whose asking must not tell whether it was sent. `subjects` holds the subject in
+    each language (the registrant's is picked in SQL); the manage link is made at delivery.
+    """
+    if KINDS.get(getattr(kind, "name", None)) is not kind or not kind.link:
+        raise ValueError(f"{kind!r} is not a registered kind of message with a link")
+    table = OutboxMessage.__table__
+    when = bindparam("queued_at", now or utcnow(), type_=table.c.created_at.type)
+    default = next(iter(subjects.values()))
+    subject = case(
+        *[(Registration.locale == locale, literal(text)) for locale, text in subjects.items()],
+        else_=literal(default),
+    )
+    values = {
+        "kind": literal(kind.name),
+        "template": literal(kind.template),
+        "recipient": Registration.email,
+        "recipient_name": Registration.name,
+        "subject": subject,
+        "message_id": literal(message_id),
+        "event_id": literal(event.id),
+        "registration_id": Registration.id,
+        "locale": Registration.locale,
+        "context": literal(json.dumps(context or {}, default=_encode)),
+        "status": literal(QUEUED),
+        "attempts": literal(0),
+        "next_attempt_at": when,
+        "created_at": when,
+    }
+    rows = select(*values.values()).where(Registration.id.in_(registration_ids.scalar_subquery()))
+    db.session.execute(insert(OutboxMessage).from_select(list(values), rows))
+    db.session.info["outbox_queued"] = True
 
 
 def context_of(row: OutboxMessage) -> dict:
