@@ -146,7 +146,7 @@ def zone_label(value: datetime, zone: str) -> str:
 
 
 def event_when(event) -> str:
-    """'tirsdag 5. mai 2020 kl. 14:00–15:30' for an event, in its own zone."""
+    """'tirsdag 5. mai 2020 kl. 14:00–15:30 norsk tid' for an event, in its own zone."""
     return _event_when(event.starts_at, event.ends_at, event.timezone, _locale())
 
 
@@ -159,7 +159,8 @@ def _event_when(start: datetime, end: datetime, timezone: str, locale: str) -> s
         text = f"{long_datetime(start, timezone)}–{clock(end, timezone)}"
     else:
         text = f"{long_datetime(start, timezone)} – {long_datetime(end, timezone)}"
-    return f"{text} ({label})" if label else text
+    # Without brackets: the time is often written inside brackets itself ("… (%(when)s)").
+    return f"{text} {label}" if label else text
 
 
 def init_app(app: Flask) -> None:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, update
 
 from tests.support import deliver, form_token, manage_link, outbox, text_part, within
@@ -320,13 +321,38 @@ def test_a_registered_address_takes_no_longer_to_answer(app, event, create_regis
             db.session.execute(update(Registration).values(confirmation_sent_at=earlier))
 
     known, unknown = [], []
-    for n in range(30):
-        due_again()
-        known.append(timed("kari@kommune.no"))
-        due_again()
-        unknown.append(timed(f"nobody{n}@kommune.no"))
-    assert len(link_mails(app)) == 30  # every registered request queued its mail
+    for n in range(40):
+        # Alternating which goes first, so neither gains from running after the other.
+        for email in ("kari@kommune.no", f"nobody{n}@kommune.no")[:: 1 if n % 2 else -1]:
+            due_again()
+            (known if email.startswith("kari") else unknown).append(timed(email))
+    assert len(link_mails(app)) == 40  # every registered request queued its mail
     known_ms, unknown_ms = statistics.median(known) * 1000, statistics.median(unknown) * 1000
     print(f"median answer: registered {known_ms:.2f} ms, unknown {unknown_ms:.2f} ms")
-    # Within a millisecond, or 10 %, whichever is larger (a shared machine).
-    assert known_ms - unknown_ms < max(1.0, unknown_ms * 0.1)
+    # The statements are the same (test below); what is left is noise on a shared machine.
+    assert known_ms - unknown_ms < max(2.0, unknown_ms * 0.2)
+
+
+def test_a_registered_and_an_unknown_address_run_the_same_statements(app, event, kari):
+    """The deterministic side of the timing: the same SQL, in the same order, both times."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with within(app):
+        engine = db.engine
+        event_row = db.session.get(Event, event.id)
+        registrations.send_link(event_row, "warm-up@kommune.no")  # both start after a commit
+        sqlalchemy_event.listen(engine, "before_cursor_execute", record)
+        try:
+            registrations.send_link(event_row, "kari@kommune.no")
+            registered, statements[:] = list(statements), []
+            registrations.send_link(event_row, "nobody@kommune.no")
+            unknown = list(statements)
+        finally:
+            sqlalchemy_event.remove(engine, "before_cursor_execute", record)
+    # Message-IDs and times are parameters; the SQL itself is the same.
+    assert registered == unknown
+    assert any(s.lstrip().upper().startswith("INSERT INTO OUTBOX") for s in registered)
+    assert [row.recipient for row in link_mails(app)] == ["kari@kommune.no"]
