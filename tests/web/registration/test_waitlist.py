@@ -86,3 +86,13 @@ def test_english_says_on_the_waiting_list_number_n(app, client, register, full):
     answer = register(full.slug, email="ola@kommune.no")
     page = client.get(answer.headers["Location"]).text
     assert "on the waiting list, number 1" in page
+
+
+def test_the_list_of_events_says_which_are_full(client, create_event, create_registration):
+    no_list = create_event(capacity=1, waitlist=False, title="Uten venteliste")
+    with_list = create_event(capacity=1, waitlist=True, title="Med venteliste")
+    for event in (no_list, with_list):
+        create_registration(event, "kari@kommune.no")
+    page = client.get("/").text
+    assert "Fullt." in page
+    assert "fullt, men du kan stå på ventelista" in page
