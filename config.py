@@ -81,6 +81,9 @@ class Config:
     #: Registration POSTs and login attempts allowed per client address.
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER") or "10 per minute; 60 per hour"
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN") or "10 per minute"
+    #: "Send me my link again" POSTs per client address (each registration also gets at
+    #: most one such mail per 10 minutes, whoever asks).
+    RATELIMIT_SEND_LINK = os.environ.get("RATELIMIT_SEND_LINK") or "5 per minute; 20 per hour"
     #: Failed logins naming one account, from all client addresses together.
     RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT") or "50 per hour"
 

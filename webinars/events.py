@@ -26,6 +26,7 @@ from .db import lock_event, write_transaction
 from .extensions import db
 from .mail import messages
 from .models import Event, Registration
+from .text import newlines
 
 KINDS = ("meeting", "webinar")
 #: What registrants see of an event in their calendar; a change to any of these is sent out.
@@ -96,6 +97,9 @@ class EventFields:
     def model_values(self) -> dict:
         """The values as Event columns (the lists become comma-separated strings)."""
         values = asdict(self)
+        # As typed in a browser (CRLF) or anywhere else: stored with LF.
+        values["description"] = newlines(self.description)
+        values["target_group"] = newlines(self.target_group)
         values["eligible_regions"] = ",".join(self.eligible_regions)
         values["eligible_counties"] = ",".join(self.eligible_counties)
         return values

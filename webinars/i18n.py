@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time, get_timezone_name
 from babel.numbers import format_decimal, format_percent, get_group_symbol
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale, get_translations
@@ -133,14 +133,20 @@ def clock(value: datetime, zone: str) -> str:
 
 
 def zone_label(value: datetime, zone: str) -> str:
-    """A short zone name for the reader, e.g. 'CEST' or 'norsk tid'."""
+    """The zone as people read it: 'norsk tid', or for another zone its abbreviation on that
+    date ('EDT', 'BST') or, where it has none, its name ('normaltid for Brasilia'); never
+    the IANA name."""
     if zone == "Europe/Oslo":
-        return "" if not _locale().startswith("en") else "Oslo time"
-    return value.astimezone(ZoneInfo(zone)).tzname() or zone
+        return "Oslo time" if _locale().startswith("en") else "norsk tid"
+    local = value.astimezone(ZoneInfo(zone))
+    abbreviation = local.tzname() or ""
+    if abbreviation.isalpha():
+        return abbreviation
+    return get_timezone_name(local, width="long", locale=_babel_locale())
 
 
 def event_when(event) -> str:
-    """'tirsdag 5. mai 2020 kl. 14:00–15:30' for an event, in its own zone."""
+    """'tirsdag 5. mai 2020 kl. 14:00–15:30 norsk tid' for an event, in its own zone."""
     return _event_when(event.starts_at, event.ends_at, event.timezone, _locale())
 
 
@@ -153,7 +159,8 @@ def _event_when(start: datetime, end: datetime, timezone: str, locale: str) -> s
         text = f"{long_datetime(start, timezone)}–{clock(end, timezone)}"
     else:
         text = f"{long_datetime(start, timezone)} – {long_datetime(end, timezone)}"
-    return f"{text} ({label})" if label else text
+    # Without brackets: the time is often written inside brackets itself ("… (%(when)s)").
+    return f"{text} {label}" if label else text
 
 
 def init_app(app: Flask) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import attendance, contacts
-from .db import in_write_transaction, lock_event, write_transaction
+from .db import in_write_transaction, lock_event, no_disk_wait, write_transaction
 from .extensions import db
 from .mail import messages, outbox
 from .models import Event, Municipality, Registration, RegistrationCount, RegistrationToken, utcnow
@@ -36,6 +36,10 @@ RESEND_AFTER = timedelta(minutes=10)
 
 #: Statuses of someone who still counts as coming: with a seat, or waiting for one.
 ACTIVE = (Registration.CONFIRMED, Registration.WAITLISTED)
+
+#: The waiting list's order, first come first served: who gets a freed seat, and each
+#: one's number on the list.
+WAITLIST_ORDER = (Registration.created_at, Registration.id)
 
 #: Every status, in the order pages show them, with their labels.
 STATUS_LABELS = {
@@ -83,6 +87,11 @@ class EventFull(RegistrationError):
 class EventOver(RegistrationError):
     status = 409
     message = _l("Arrangementet er over, så påmeldingen kan ikke avbestilles.")
+
+
+class LinksClosed(RegistrationError):
+    status = 409
+    message = _l("Arrangementet er over eller avlyst, så lenker sendes ikke lenger.")
 
 
 class NotEligible(RegistrationError):
@@ -179,6 +188,65 @@ def status_counts_by_event(event_ids: list[int] | None = None) -> dict[int, dict
     for event_id, status, n in db.session.execute(query):
         counts.setdefault(event_id, dict.fromkeys(STATUS_LABELS, 0))[status] = n
     return counts
+
+
+def is_full(event: Event) -> bool:
+    """Every seat is taken: a new registration goes to the waiting list, or is refused."""
+    return event.capacity is not None and event.seats_taken >= event.capacity
+
+
+def full_without_waitlist(event: Event) -> bool:
+    """Full, and nobody can join a waiting list: the page shows no form."""
+    return is_full(event) and not event.waitlist
+
+
+def form_open(event: Event, now: datetime | None = None) -> bool:
+    """Whether the event page shows the registration form: open, and not full without a
+    waiting list (that page says it is full instead)."""
+    return is_open(event, now) and not full_without_waitlist(event)
+
+
+def waitlist_position(registration: Registration) -> int | None:
+    """The registrant's number on the waiting list (1 is next in line), None if not on it."""
+    if registration.status != Registration.WAITLISTED:
+        return None
+    created, ident = WAITLIST_ORDER
+    ahead_or_same = or_(
+        created < registration.created_at,
+        and_(created == registration.created_at, ident <= registration.id),
+    )
+    return db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.event_id == registration.event_id,
+            Registration.status == Registration.WAITLISTED,
+            ahead_or_same,
+        )
+    )
+
+
+def newcomer_position(event: Event) -> int | None:
+    """Where a registration made now lands: None for a seat, else its waiting-list number."""
+    if not is_full(event) or not event.waitlist:
+        return None
+    waiting = db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.event_id == event.id, Registration.status == Registration.WAITLISTED
+        )
+    )
+    return waiting + 1
+
+
+def answered_position(
+    event: Event, registration: Registration | None = None, new: bool = False
+) -> int | None:
+    """The waiting-list number the page after registering shows.
+
+    A new registration's own number; for a repeat (or a bot's honeypot post) the number a
+    new registration would have got, so the page never reveals who registered before.
+    """
+    if new and registration is not None:
+        return waitlist_position(registration)
+    return newcomer_position(event)
 
 
 def active_registrations(event: Event) -> list[Registration]:
@@ -309,7 +377,11 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
         **fields,
     )
     db.session.add(registration)
-    messages.queue_confirmation(registration, issue_token(registration))
+    position = None
+    if status == Registration.WAITLISTED:
+        db.session.flush()  # its number counts itself
+        position = waitlist_position(registration)
+    messages.queue_confirmation(registration, issue_token(registration), position=position)
     db.session.flush()
     _count_made(event, made)
     contacts.note_registrant(
@@ -385,8 +457,75 @@ def _send_again(
     if not by_organiser and last is not None and now - last < RESEND_AFTER:
         return registration
     registration.confirmation_sent_at = now
-    messages.queue_confirmation(registration, issue_token(registration), again=True)
+    messages.queue_confirmation(
+        registration,
+        issue_token(registration),
+        again=True,
+        position=waitlist_position(registration),
+    )
     return registration
+
+
+def check_links_open(event: Event, now: datetime | None = None) -> None:
+    """Raise unless registrants can still be sent their link again."""
+    if not links_open(event, now):
+        raise LinksClosed()
+
+
+def links_open(event: Event, now: datetime | None = None) -> bool:
+    """Whether the event page offers "send me my link again": published and not over."""
+    return event.status == Event.PUBLISHED and not event.is_past(now)
+
+
+def send_link(event: Event, email: str, now: datetime | None = None) -> None:
+    """ "Send me my link again": mail an active registrant of the event a new manage link,
+    at most once per RESEND_AFTER, shared with a repeat registration's re-send.
+
+    Returns nothing and raises nothing about the address: the page answers the same whether
+    or not it is registered. Both cases run the very same statements: an UPDATE that marks
+    the registration due (none matches an unknown address; the row lock orders two requests
+    for one address) and an INSERT … SELECT of the mail for what it marked. The link is made
+    when the mail is delivered, and the commit does not wait for the disk, so a registered
+    address takes no longer to answer.
+    """
+    now = now or utcnow()
+    check_links_open(event, now)
+    params = {
+        "b_event_id": event.id,
+        "b_email": email.strip().lower(),
+        "b_cutoff": now - RESEND_AFTER,
+        "b_now": now,
+    }
+    with write_transaction():
+        no_disk_wait()
+        db.session.execute(_MARK_LINK_DUE, params)
+        messages.queue_manage_link(event, _MARKED.params(params))
+
+
+#: The registrant of an event with an address, who may be mailed their link again now.
+_LINK_DUE = and_(
+    Registration.event_id == bindparam("b_event_id"),
+    Registration.email == bindparam("b_email"),
+    Registration.status.in_(ACTIVE),
+    Registration.anonymised_at.is_(None),
+    or_(
+        Registration.confirmation_sent_at.is_(None),
+        Registration.confirmation_sent_at <= bindparam("b_cutoff"),
+    ),
+)
+_MARK_LINK_DUE = (
+    update(Registration)
+    .where(_LINK_DUE)
+    .values(confirmation_sent_at=bindparam("b_now"))
+    .execution_options(synchronize_session=False)
+)
+#: ... and the one just marked, in the same transaction.
+_MARKED = select(Registration.id).where(
+    Registration.event_id == bindparam("b_event_id"),
+    Registration.email == bindparam("b_email"),
+    Registration.status.in_(ACTIVE),
+    Registration.confirmation_sent_at == bindparam("b_now"),
+)
 
 
 #: Take a seat if there is one: the condition and the change are one statement.
@@ -456,7 +595,7 @@ def promote_waitlisted(event: Event) -> list[Registration]:
                     Registration.event_id == event.id,
                     Registration.status == Registration.WAITLISTED,
                 )
-                .order_by(Registration.created_at, Registration.id)
+                .order_by(*WAITLIST_ORDER)
                 .limit(1)
             )
             if first is None or not _take_seat(event):

@@ -186,21 +186,21 @@ def test_clock(lang):
         (
             START,
             datetime(2020, 5, 5, 13, 30, tzinfo=UTC),
-            "tirsdag 5. mai 2020 kl. 14:00–15:30",
-            "Tuesday 5 May 2020 at 14:00–15:30 (Oslo time)",
+            "tirsdag 5. mai 2020 kl. 14:00–15:30 norsk tid",
+            "Tuesday 5 May 2020 at 14:00–15:30 Oslo time",
         ),
         (
             START,
             datetime(2020, 5, 6, 10, 0, tzinfo=UTC),
-            "tirsdag 5. mai 2020 kl. 14:00 – onsdag 6. mai 2020 kl. 12:00",
-            "Tuesday 5 May 2020 at 14:00 – Wednesday 6 May 2020 at 12:00 (Oslo time)",
+            "tirsdag 5. mai 2020 kl. 14:00 – onsdag 6. mai 2020 kl. 12:00 norsk tid",
+            "Tuesday 5 May 2020 at 14:00 – Wednesday 6 May 2020 at 12:00 Oslo time",
         ),
         (
             # One UTC day, but past midnight in Oslo: two days for the reader.
             datetime(2020, 5, 5, 21, 0, tzinfo=UTC),
             datetime(2020, 5, 5, 22, 30, tzinfo=UTC),
-            "tirsdag 5. mai 2020 kl. 23:00 – onsdag 6. mai 2020 kl. 00:30",
-            "Tuesday 5 May 2020 at 23:00 – Wednesday 6 May 2020 at 00:30 (Oslo time)",
+            "tirsdag 5. mai 2020 kl. 23:00 – onsdag 6. mai 2020 kl. 00:30 norsk tid",
+            "Tuesday 5 May 2020 at 23:00 – Wednesday 6 May 2020 at 00:30 Oslo time",
         ),
     ],
     ids=["same-day", "two-days", "past-midnight-in-oslo"],
@@ -213,7 +213,16 @@ def test_event_when_in_another_zone_names_it(lang):
     when = event(START, datetime(2020, 5, 5, 13, 0, tzinfo=UTC), zone="America/New_York")
 
     expected = {
-        "nb": "tirsdag 5. mai 2020 kl. 08:00–09:00 (EDT)",
-        "en": "Tuesday 5 May 2020 at 08:00–09:00 (EDT)",
+        "nb": "tirsdag 5. mai 2020 kl. 08:00–09:00 EDT",
+        "en": "Tuesday 5 May 2020 at 08:00–09:00 EDT",
     }[lang]
     assert i18n.event_when(when) == expected
+
+
+def test_a_zone_without_an_abbreviation_is_named_not_given_as_its_iana_name(lang):
+    when = event(START, datetime(2020, 5, 5, 13, 0, tzinfo=UTC), zone="America/Sao_Paulo")
+
+    text = i18n.event_when(when)
+
+    assert "America/Sao_Paulo" not in text and "-03" not in text
+    assert text.endswith({"nb": " normaltid for Brasilia", "en": " Brasilia Standard Time"}[lang])

@@ -334,3 +334,68 @@ def test_anonymising_kills_every_manage_link_of_a_registration(ctx, create_event
     assert registrations.anonymise_old_registrations(utcnow()) == 1
     assert [registrations.find_by_token(token) for token in tokens] == [None, None]
     assert count(RegistrationToken) == 0
+
+
+# --- the waiting list's numbers and "send me my link again" ---------------------------------
+
+
+def test_waitlist_numbers_follow_the_order_seats_are_given_in(ctx, create_event):
+    event = create_event(capacity=1, waitlist=True)
+    seated, _ = register(event, "a@kommune.no")
+    b, _ = register(event, "b@kommune.no")
+    c, _ = register(event, "c@kommune.no")
+    d, _ = register(event, "d@kommune.no")
+    assert registrations.waitlist_position(seated) is None
+    assert [registrations.waitlist_position(r) for r in (b, c, d)] == [1, 2, 3]
+    assert registrations.newcomer_position(event) == 4
+    assert '"position": 3' in queued("confirmation")[-1].context
+
+    registrations.cancel(c)  # from the list: the ones behind move up
+    assert registrations.waitlist_position(d) == 2
+    registrations.cancel(seated)  # the seat goes to number 1, who then has none
+    db.session.refresh(b)
+    assert b.status == Registration.CONFIRMED
+    assert registrations.waitlist_position(b) is None
+    assert registrations.waitlist_position(d) == 1
+
+
+def test_a_repeat_is_answered_with_the_number_a_new_registration_would_get(ctx, create_event):
+    event = create_event(capacity=1, waitlist=True)
+    seated, _ = register(event, "a@kommune.no")
+    again, new = register(event, "A@kommune.no")
+    assert not new and again.id == seated.id
+    # Not "you have a seat": the number the next new registration gets.
+    assert registrations.answered_position(event, again, new) == 1
+    waiting, new = register(event, "b@kommune.no")
+    assert new and registrations.answered_position(event, waiting, new) == 1
+
+
+def test_full_without_waitlist_is_not_offered_a_form(ctx, create_event):
+    event = create_event(capacity=1, waitlist=False)
+    assert registrations.form_open(event)
+    register(event, "a@kommune.no")
+    assert registrations.full_without_waitlist(event) and not registrations.form_open(event)
+
+
+def test_send_link_queues_one_mail_per_interval_and_none_for_strangers(ctx, create_event):
+    event = create_event()
+    earlier = utcnow() - timedelta(hours=1)
+    kari, _ = register(event, "kari@kommune.no", now=earlier)
+    registrations.send_link(event, "nobody@kommune.no")
+    registrations.send_link(event, " KARI@kommune.no ")
+    registrations.send_link(event, "kari@kommune.no")
+    links = queued("manage_link")
+    assert [(row.recipient, row.registration_id, row.token) for row in links] == [
+        ("kari@kommune.no", kari.id, None)  # the link is made at delivery
+    ]
+    assert links[0].subject == f"Lenken til påmeldingen din: {event.title}"
+    later = utcnow() + registrations.RESEND_AFTER
+    registrations.send_link(event, "kari@kommune.no", now=later)
+    assert len(queued("manage_link")) == 2
+
+
+def test_send_link_is_refused_once_the_event_is_over(ctx, create_event):
+    start = utcnow() - timedelta(days=1)
+    event = create_event(starts_at=start, ends_at=start + timedelta(hours=1))
+    with pytest.raises(registrations.LinksClosed):
+        registrations.send_link(event, "kari@kommune.no")

@@ -23,6 +23,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, get_translations
 from jinja2 import pass_context
 from markupsafe import Markup
+from sqlalchemy import Select
 
 from .. import i18n, ical, links
 from ..models import Contact, Event, OutboxMessage, Programme, Registration, utcnow
@@ -36,9 +37,32 @@ CRLF = "\r\n"
 # --- one function per kind ------------------------------------------------------------------
 
 
-def queue_confirmation(registration: Registration, token: str, *, again: bool = False):
-    """ "You are registered" (or on the waiting list), with the invite and the manage link."""
-    return _queue_invite(outbox.CONFIRMATION, registration, token, again=again)
+def queue_confirmation(
+    registration: Registration, token: str, *, again: bool = False, position: int | None = None
+):
+    """ "You are registered" (or on the waiting list as number `position`), with the invite
+    and the manage link."""
+    return _queue_invite(outbox.CONFIRMATION, registration, token, again=again, position=position)
+
+
+def queue_manage_link(event: Event, registration_ids: Select) -> None:
+    """The manage link again, asked for on the event page, to the registration (if any)
+    `registration_ids` selects; the link is made at delivery.
+
+    One INSERT … SELECT whether or not a registration is selected, with the subject in every
+    language rendered either way: asking for an address that is registered takes no longer.
+    """
+    subjects = {
+        locale: render_subject(outbox.MANAGE_LINK.template, locale, event=event)
+        for locale in i18n.LANGUAGES
+    }
+    outbox.queue_selected(
+        outbox.MANAGE_LINK,
+        registration_ids,
+        subjects=subjects,
+        message_id=make_msgid(domain=_host()),
+        event=event,
+    )
 
 
 def queue_promoted(registration: Registration, token: str):

@@ -22,7 +22,20 @@ from types import SimpleNamespace
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, Update, and_, bindparam, case, event, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from ..db import write_transaction
@@ -67,8 +80,10 @@ PAGE_SIZE = 100
 class Kind:
     """A kind of message: its stored name, its template triplet and what organisers call it.
 
-    `link`: it carries the registrant's personal manage link (a fresh one if it is retried
-    after failing, since a failed message's token is cleared).
+    `link`: it carries the registrant's personal manage link. A message queued without a
+    token (the mails sent to every registrant of an event at once) gets a fresh one when it
+    is delivered, as does one retried after failing (a failed message's token is cleared);
+    each is one more link, the links mailed before keep working.
     """
 
     name: str
@@ -89,12 +104,14 @@ def _kind(name: str, label, template: str | None = None, *, link: bool = False) 
 
 CONFIRMATION = _kind("confirmation", _l("Bekreftelse"), link=True)
 PROMOTED = _kind("promoted", _l("Plass fra ventelisten"), link=True)
-CANCELLATION = _kind("cancellation", _l("Avbestilling"))
-EVENT_UPDATED = _kind("event_updated", _l("Endring"))
-EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"))
-REMINDER_DAY = _kind("reminder_day", _l("Påminnelse dagen før"), "reminder")
-REMINDER_HOUR = _kind("reminder_hour", _l("Påminnelse en time før"), "reminder")
-RECORDING = _kind("recording", _l("Opptak tilgjengelig"))
+CANCELLATION = _kind("cancellation", _l("Avbestilling"), link=True)
+EVENT_UPDATED = _kind("event_updated", _l("Endring"), link=True)
+EVENT_CANCELLED = _kind("event_cancelled", _l("Arrangementet er avlyst"), link=True)
+REMINDER_DAY = _kind("reminder_day", _l("Påminnelse dagen før"), "reminder", link=True)
+REMINDER_HOUR = _kind("reminder_hour", _l("Påminnelse en time før"), "reminder", link=True)
+RECORDING = _kind("recording", _l("Opptak tilgjengelig"), link=True)
+#: Asked for on the event page ("send me my link again").
+MANAGE_LINK = _kind("manage_link", _l("Lenken på nytt"), link=True)
 INVITATION = _kind("invitation", _l("Invitasjon"))
 INVITATION_REMINDER = _kind("invitation_reminder", _l("Påminnelse om invitasjon"), "invitation")
 SUBMISSION_LINK = _kind("submission_link", _l("Lenke for å sende inn erklæringen"))
@@ -150,6 +167,52 @@ def queue(
     db.session.add(row)
     db.session.info["outbox_queued"] = True
     return row
+
+
+def queue_selected(
+    kind: Kind,
+    registration_ids: Select,
+    *,
+    subjects: dict[str, str],
+    message_id: str,
+    event: Event,
+    context: dict | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Queue a message to the registration `registration_ids` selects, if it selects one, in
+    one INSERT … SELECT: the same statement whether it selects none or one.
+
+    For mail whose asking must not tell whether it was sent. `subjects` holds the subject in
+    each language (the registrant's is picked in SQL); the manage link is made at delivery.
+    """
+    if KINDS.get(getattr(kind, "name", None)) is not kind or not kind.link:
+        raise ValueError(f"{kind!r} is not a registered kind of message with a link")
+    table = OutboxMessage.__table__
+    when = bindparam("queued_at", now or utcnow(), type_=table.c.created_at.type)
+    default = next(iter(subjects.values()))
+    subject = case(
+        *[(Registration.locale == locale, literal(text)) for locale, text in subjects.items()],
+        else_=literal(default),
+    )
+    values = {
+        "kind": literal(kind.name),
+        "template": literal(kind.template),
+        "recipient": Registration.email,
+        "recipient_name": Registration.name,
+        "subject": subject,
+        "message_id": literal(message_id),
+        "event_id": literal(event.id),
+        "registration_id": Registration.id,
+        "locale": Registration.locale,
+        "context": literal(json.dumps(context or {}, default=_encode)),
+        "status": literal(QUEUED),
+        "attempts": literal(0),
+        "next_attempt_at": when,
+        "created_at": when,
+    }
+    rows = select(*values.values()).where(Registration.id.in_(registration_ids.scalar_subquery()))
+    db.session.execute(insert(OutboxMessage).from_select(list(values), rows))
+    db.session.info["outbox_queued"] = True
 
 
 def context_of(row: OutboxMessage) -> dict:

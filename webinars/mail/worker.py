@@ -203,7 +203,8 @@ def _temporary(attempts: int, error: str) -> dict:
 
 
 def _needs_link(row: OutboxMessage) -> bool:
-    """A message that carries a manage link but lost its token (it failed and was retried)."""
+    """A message that carries a manage link but has no token: queued without one (mail to
+    every registrant of an event), or it failed and was retried."""
     kind = outbox.KINDS.get(row.kind)
     registration = row.registration
     return bool(

@@ -211,7 +211,8 @@ class Registration(db.Model):
     #: when the report does not list them as attending, or no report is loaded.
     attended_minutes: Mapped[int | None] = mapped_column(Integer)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: When the confirmation was last queued, so a repeat registration re-sends it rarely.
+    #: When the confirmation (or the link asked for on the event page) was last queued, so
+    #: a repeat registration or a "send me my link again" re-sends it rarely.
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(back_populates="registrations")

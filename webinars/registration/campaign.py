@@ -32,7 +32,7 @@ def invitation(token):
     if event.status not in ("published", "cancelled"):
         abort(404)
     form = None
-    if registrations.is_open(event):
+    if registrations.form_open(event):
         form = for_event(
             event,
             data={

@@ -84,6 +84,27 @@ class RegistrationForm(FlaskForm):
             )
 
 
+class LinkForm(FlaskForm):
+    """ "Send me my link again": the address registered with, nothing else.
+
+    Prefixed ("link-email"), so its fields never clash with the registration form's on the
+    same page.
+    """
+
+    email = EmailField(
+        _l("E-postadressen du meldte deg på med"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv e-postadressen din.")),
+            Length(max=254, message=_l("E-postadressen er for lang.")),
+            mail_address,
+        ],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="link", **kwargs)
+
+
 def for_event(event: Event, only: str | None = None, **kwargs) -> RegistrationForm:
     """The registration form; with `only`, the one municipality choice a POST names.
 

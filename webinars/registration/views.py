@@ -18,7 +18,7 @@ from .. import ical, programmes, registrations
 from ..extensions import db, limiter
 from ..models import Event, Registration, utcnow
 from . import bp
-from .forms import RegistrationForm, for_event
+from .forms import LinkForm, RegistrationForm, for_event
 
 #: Events the public sees: a draft is the organisers' own until it is published.
 PUBLIC_STATUSES = (Event.PUBLISHED, Event.CANCELLED)
@@ -38,7 +38,28 @@ def _public_event(slug: str) -> Event:
 def _form_again(event: Event, form: RegistrationForm):
     """Show a posted form again (422) with its errors and every municipality to choose from."""
     form.municipality.choices = for_event(event).municipality.choices
-    return render_template("registration/event.html", event=event, form=form), 422
+    return _event_page(event, form=form), 422
+
+
+def _registration_form(event: Event) -> RegistrationForm | None:
+    """The form while the event takes registrations (a full event without a waiting list
+    takes none: its page says it is full)."""
+    if registrations.form_open(event):
+        return for_event(event)
+    return None
+
+
+def _event_page(event: Event, form=None, link_form: LinkForm | None = None) -> str:
+    """The event page, with the registration form and the "send me my link again" form."""
+    sent = session.pop("link_sent", None)
+    return render_template(
+        "registration/event.html",
+        event=event,
+        form=form,
+        link_form=link_form or LinkForm(formdata=None),
+        link_sent=sent["email"] if sent and sent.get("slug") == event.slug else None,
+        now=utcnow(),
+    )
 
 
 def private(response: Response) -> Response:
@@ -73,8 +94,7 @@ def index():
 def event(slug):
     """The event, its material and recording, and the form while registration is open."""
     event = _public_event(slug)
-    form = for_event(event) if registrations.is_open(event) else None
-    return render_template("registration/event.html", event=event, form=form, now=utcnow())
+    return _event_page(event, form=_registration_form(event))
 
 
 @bp.post("/events/<slug>/register")
@@ -89,11 +109,13 @@ def register(slug):
     form = for_event(event, only=request.form.get("municipality", ""))
     if form.website.data:
         # The honeypot is filled: a bot. It gets the answer a person gets; nothing is stored.
-        return _answer_registered(slug, request.form.get("email", ""))
+        return _answer_registered(
+            slug, request.form.get("email", ""), registrations.answered_position(event)
+        )
     if not form.validate():
         return _form_again(event, form)
     try:
-        registrations.register(
+        registration, new = registrations.register(
             event,
             name=form.name.data,
             email=form.email.data,
@@ -109,13 +131,35 @@ def register(slug):
         return _closed(event, exc)
     # Whether the address was new or not, the answer is the same: the form never reveals
     # who is registered. The links travel only by e-mail.
-    return _answer_registered(slug, form.email.data)
+    position = registrations.answered_position(event, registration, new)
+    return _answer_registered(slug, form.email.data, position)
 
 
-def _answer_registered(slug: str, email: str):
-    """303 to the page that says where the confirmation went."""
-    session["registered"] = {"slug": slug, "email": email.strip().lower()[:254]}
+def _answer_registered(slug: str, email: str, position: int | None = None):
+    """303 to the page that says where the confirmation went (and the waiting-list number)."""
+    session["registered"] = {
+        "slug": slug,
+        "email": email.strip().lower()[:254],
+        "position": position,
+    }
     return redirect(url_for(".registered", slug=slug), code=303)
+
+
+@bp.post("/events/<slug>/link")
+@limiter.limit(lambda: current_app.config["RATELIMIT_SEND_LINK"])
+def send_link(slug):
+    """ "Send me my link again": the same answer whether or not the address is registered."""
+    event = _public_event(slug)
+    form = LinkForm()
+    try:
+        registrations.check_links_open(event)
+    except registrations.RegistrationError as exc:
+        return _closed(event, exc, registering=False)
+    if not form.validate():
+        return _event_page(event, form=_registration_form(event), link_form=form), 422
+    registrations.send_link(event, form.email.data)
+    session["link_sent"] = {"slug": slug, "email": form.email.data.strip().lower()[:254]}
+    return redirect(url_for(".event", slug=slug, _anchor="lenke"), code=303)
 
 
 def _closed(event: Event, exc: registrations.RegistrationError, registering: bool = True):
@@ -134,7 +178,12 @@ def registered(slug):
     done = session.get("registered")
     if not done or done.get("slug") != slug:
         return redirect(url_for(".event", slug=slug))
-    return render_template("registration/registered.html", event=event, email=done["email"])
+    return render_template(
+        "registration/registered.html",
+        event=event,
+        email=done["email"],
+        position=done.get("position"),
+    )
 
 
 @bp.get("/events/<slug>/calendar.ics")
@@ -183,6 +232,7 @@ def manage(token):
                 event=registration.event,
                 token=token,
                 now=utcnow(),
+                position=registrations.waitlist_position(registration),
                 just_cancelled=session.pop("cancelled", False),
             )
         )

@@ -13,7 +13,7 @@ from webinars import registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import messages, outbox, worker
-from webinars.models import OutboxMessage, utcnow
+from webinars.models import OutboxMessage, Registration, utcnow
 
 # --- claiming and settling ------------------------------------------------------------------
 
@@ -153,6 +153,9 @@ def test_every_message_function_queues_a_registered_kind(
         messages.queue_reminder(first, hour=True)
         messages.queue_recording(first)
         messages.queue_event_cancelled(second, "Avlyst")
+        messages.queue_manage_link(
+            event, select(Registration.id).where(Registration.id == second.id)
+        )
     registrations.cancel(first)  # cancellation, and a promotion for the second
     kinds = {row.kind for row in db.session.scalars(select(OutboxMessage))}
     assert kinds == set(outbox.KINDS)
