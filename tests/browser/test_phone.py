@@ -69,9 +69,9 @@ def test_a_full_event_offers_the_waiting_list_and_gives_the_number(
     page = new_page(**PHONE)
     page.goto(f"/events/{event.slug}")
 
-    button = page.get_by_role("button", name="Meld meg på ventelista")
+    button = page.get_by_role("button", name="Meld meg på ventelisten")
     expect(button).to_be_visible()
-    expect(page.get_by_text("kommer du på ventelista")).to_be_visible()
+    expect(page.get_by_text("kommer du på ventelisten")).to_be_visible()
     fill_form(
         page,
         name="Ola Nordmann",
@@ -80,12 +80,12 @@ def test_a_full_event_offers_the_waiting_list_and_gives_the_number(
         municipality="Oslo (Oslo)",
     )
     assert submit(page) == 303
-    expect(page.get_by_text("på ventelista, nummer 1")).to_be_visible()
+    expect(page.get_by_text("på ventelisten, nummer 1")).to_be_visible()
     page.screenshot(path=shots / "phone-waitlisted.png", full_page=True)
 
     deliver(app)
     page.goto(manage_link(smtp.to("ola@kommune.no")[-1], live_server.url))
-    expect(page.get_by_text("På ventelista, nummer 1")).to_be_visible()
+    expect(page.get_by_text("På ventelisten, nummer 1")).to_be_visible()
 
 
 def test_send_me_my_link_again_from_the_event_page(
@@ -96,7 +96,7 @@ def test_send_me_my_link_again_from_the_event_page(
     page = new_page(**PHONE)
     page.goto(f"/events/{event.slug}")
     page.get_by_label("E-postadressen du meldte deg på med").fill("kari@kommune.no")
-    page.get_by_role("button", name="Send meg lenkja mi på nytt").click()
+    page.get_by_role("button", name="Send meg lenken min på nytt").click()
     expect(page.get_by_role("status")).to_contain_text("Er kari@kommune.no påmeldt")
     assert re.search(r"#lenke$", page.url)
     deliver(app)

@@ -186,14 +186,14 @@ def test_waitlisted_registrant_is_not_told_they_have_a_seat(app, client, create_
     )
     waiting_page = waiting.get(answer.headers["Location"]).text
     assert "Du er meldt på" not in waiting_page
-    assert "på ventelista, nummer 1" in waiting_page and "second@kommune.no" in waiting_page
+    assert "på ventelisten, nummer 1" in waiting_page and "second@kommune.no" in waiting_page
     # The seated person registering again is answered as a new registration would be at
     # that moment (the next number on the list): nothing about their seat is revealed.
     again = waiting.post(
         f"/events/{event.slug}/register", data={**fields, "email": "FIRST@kommune.no"}
     )
     repeat_page = waiting.get(again.headers["Location"]).text
-    assert "på ventelista, nummer 2" in repeat_page
+    assert "på ventelisten, nummer 2" in repeat_page
     new = waiting.post(
         f"/events/{event.slug}/register", data={**fields, "email": "third@kommune.no"}
     )
