@@ -47,11 +47,11 @@ def test_a_failed_submit_on_a_phone_lands_on_the_errors_with_focus_there(
     fill_form(page, name="Kari Nordmann", email="kari@")
     assert submit(page) == 422
 
-    expect(page).to_have_url(re.compile(r"/events/akson-stormote/register#feil$"))
+    expect(page).to_have_url(re.compile(r"/events/akson-stormote/register#register$"))
     expect(page).to_have_title(f"Feil: {MEETING}")
     summary = page.locator(".error-summary")
     expect(summary).to_be_in_viewport()
-    assert focused_id(page) == "feil"
+    assert focused_id(page) == "register"
     assert page.evaluate("scrollY") > 500  # not the top of the page, where nothing is wrong
     page.screenshot(path=shots / f"phone-failed-submit-{'js' if javascript else 'nojs'}.png")
 
@@ -72,7 +72,7 @@ def test_a_failed_submit_in_english_says_error_in_the_title(page, live_server, a
     page.goto("/events/akson-stormote?lang=en")
     assert submit_in_english(page) == 422
     expect(page).to_have_title(re.compile(r"^Error: "))
-    assert focused_id(page) == "feil"
+    assert focused_id(page) == "register"
 
 
 def submit_in_english(page) -> int:
