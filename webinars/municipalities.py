@@ -4,7 +4,7 @@ import csv
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -163,6 +163,11 @@ class Choice:
     label: str
     #: Every name form folded for matching (lower case, no diacritics), "|" between forms.
     search: str
+    #: The option's attributes: the search data static/picker.js reads.
+    attributes: dict[str, str] = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "attributes", {"data-search": self.search})
 
 
 def fold(text: str) -> str:
@@ -216,3 +221,10 @@ def _sort_key(item: Choice) -> str:
 def choices(municipalities: Iterable[Named]) -> list[Choice]:
     """The picker's options for these municipalities, in Norwegian alphabetical order of label."""
     return sorted((choice(m.number, m.name, m.county_name) for m in municipalities), key=_sort_key)
+
+
+def options(municipalities: Iterable[Named]) -> list[tuple[str, str, dict[str, str]]]:
+    """A select's options for these municipalities: (number, label, attributes), as WTForms
+    takes them. The one place their labels and search data are built; the same in every
+    language (names are names)."""
+    return [(c.number, c.label, c.attributes) for c in choices(municipalities)]

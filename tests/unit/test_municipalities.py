@@ -229,3 +229,10 @@ def test_options_are_in_norwegian_alphabetical_order():
         "Tana – Deatnu (Troms og Finnmark)"
     )
     assert labels.index("Ørsta (Møre og Romsdal)") < labels.index("Ål (Viken)")
+
+
+def test_options_carry_the_search_data_and_are_built_once_per_name():
+    rows = [SimpleNamespace(number="5441", name="Deatnu - Tana", county_name="Troms og Finnmark")]
+    [option] = municipalities.options(rows)
+    assert option == ("5441", "Tana – Deatnu (Troms og Finnmark)", {"data-search": "tana|deatnu"})
+    assert municipalities.options(rows)[0][2] is option[2]  # the cached choice, not a new one

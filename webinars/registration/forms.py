@@ -72,10 +72,9 @@ class RegistrationForm(FlaskForm):
         self.offered = municipalities
         # Each option carries its folded name forms for static/picker.js, which finds a
         # municipality by any of them; the plain select shows the Norwegian name first.
-        self.municipality.choices = [("", _l("Velg kommune"))] + [
-            (c.number, c.label, {"data-search": c.search})
-            for c in register.choices(m for m in municipalities if eligible(event, m))
-        ]
+        self.municipality.choices = [("", _l("Velg kommune"))] + register.options(
+            m for m in municipalities if eligible(event, m)
+        )
 
     def validate_role(self, field):
         if field.data and field.data not in ROLES:
