@@ -81,6 +81,7 @@ def test_every_public_page_has_no_serious_accessibility_violation(
         starts_at=utcnow() - timedelta(days=2),
         ends_at=utcnow() - timedelta(days=2) + timedelta(hours=1),
     )
+    cancelled = create_event(slug="cancelled-webinar", status="cancelled")
     contact = create_contact(municipality="1804")
     with app.app_context():
         programme = db.session.scalar(select(Programme).where(Programme.slug == "akson"))
@@ -140,6 +141,8 @@ def test_every_public_page_has_no_serious_accessibility_violation(
 
         page.goto(f"/events/{past.slug}")
         check("past event page")
+        page.goto(f"/events/{cancelled.slug}")
+        check("cancelled event page")
         # Posting the form to an event whose registration has closed: the closed page.
         page.goto("/events/akson-stormote")
         page.evaluate(
@@ -166,4 +169,4 @@ def test_every_public_page_has_no_serious_accessibility_violation(
 
     failing = {name: violations for name, violations in found.items() if violations}
     assert not failing, f"axe-core ({language}):\n{report(failing)}"
-    assert len(found) == 12
+    assert len(found) == 13

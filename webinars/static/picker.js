@@ -327,7 +327,6 @@
         if (open) {
           event.preventDefault();
           this.hide();
-          this.sync();
         } else if (this.input.value) {
           event.preventDefault();
           this.input.value = "";
