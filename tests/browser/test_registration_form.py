@@ -151,6 +151,8 @@ def test_the_picker_finds_norwegian_sami_and_kven_names_and_numbers_by_keyboard(
         ("Omasvuono", "Storfjord – Omasvuotna – Omasvuono (Troms og Finnmark)", "5425"),  # Kven
         ("karasjohka", "Karasjok – Kárášjohka (Troms og Finnmark)", "5437"),  # no diacritics
         ("HERØY", "Herøy (Møre og Romsdal)", "1515"),
+        ("Porsáŋgu", "Porsanger – Porsáŋgu – Porsanki (Troms og Finnmark)", "5436"),
+        ("bø", "Bø (Nordland)", "1867"),  # before Bodø and Bokn, which "bo" also finds
         ("toten", "Vestre Toten (Innlandet)", None),  # a later word of a name: two
     ]:
         box.fill("")

@@ -70,7 +70,6 @@
     this.inList = false;
     this.announceTimer = null;
 
-
     // The box takes the select's id, so the label, the error summary's link and the
     // field's messages point at what a person uses; the select keeps its name.
     var input = document.createElement("input");
@@ -85,18 +84,19 @@
     input.setAttribute("autocomplete", "off");
     input.setAttribute("autocapitalize", "off");
     input.setAttribute("spellcheck", "false");
-    ["aria-invalid"].forEach(function (name) {
-      if (select.hasAttribute(name)) {
-        input.setAttribute(name, select.getAttribute(name));
-      }
-    });
+    if (select.hasAttribute("aria-invalid")) {
+      input.setAttribute("aria-invalid", select.getAttribute("aria-invalid"));
+    }
 
     var hint = document.createElement("p");
     hint.className = "hint";
     hint.id = id + "-picker-hint";
     hint.textContent = select.getAttribute("data-picker-hint") || "";
-    var described = [hint.id].concat((select.getAttribute("aria-describedby") || "").split(/\s+/));
-    input.setAttribute("aria-describedby", described.filter(Boolean).join(" "));
+    var described = [hint.textContent ? hint.id : ""].concat(
+      (select.getAttribute("aria-describedby") || "").split(/\s+/)).filter(Boolean);
+    if (described.length) {
+      input.setAttribute("aria-describedby", described.join(" "));
+    }
 
     var list = document.createElement("ul");
     list.id = id + "-listbox";
