@@ -9,6 +9,10 @@ CONSTRAINTS := constraints.txt
 # The key `make run` signs sessions with: made once, readable by its owner only.
 SECRET_KEY_FILE := instance/secret_key
 
+# axe-core (accessibility checks in the browser tests) comes from npm, pinned by the lock file.
+BROWSER_TESTS := tests/browser
+AXE := $(BROWSER_TESTS)/node_modules/axe-core/axe.min.js
+
 .PHONY: run organiser test install install-dev translations messages lint bench constraints clean
 
 $(BIN)/python:
@@ -27,8 +31,16 @@ $(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 
 install: $(VENV)/.installed
 	@$(MAKE) --no-print-directory translations
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev $(AXE)
 	@$(MAKE) --no-print-directory translations
+
+# Without npm the accessibility tests are skipped (and fail under CI), as without Chromium.
+$(AXE): $(BROWSER_TESTS)/package.json $(BROWSER_TESTS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(BROWSER_TESTS) --no-audit --no-fund --silent && touch $@; \
+	else \
+		echo "make: npm not found; the accessibility tests (axe-core) will be skipped"; \
+	fi
 
 # Compiled catalogues (.mo) are build output; the .po files are the source.
 translations: | $(BIN)/python
@@ -73,4 +85,4 @@ constraints:
 	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) instance/*.sqlite* .pytest_cache
+	rm -rf $(VENV) instance/*.sqlite* .pytest_cache $(BROWSER_TESTS)/node_modules

@@ -1,8 +1,14 @@
 """The municipality register: the 2020 list ships with the package; newer lists can be loaded."""
 
 import csv
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -10,6 +16,8 @@ from .extensions import db
 from .models import Municipality
 
 REGISTER_2020 = "kommuner-2020.csv"
+#: The Sami and Kven forms of the register's names, with their languages (ISO 639-3).
+NAME_FORMS = "name-forms.csv"
 #: Eligibility rules name these (the Akson meeting: every region but Midt-Norge).
 HEALTH_REGIONS = ("Nord", "Midt-Norge", "Vest", "Sør-Øst")
 COLUMNS = {"number", "name", "county_number", "county_name", "population_2020", "health_region"}
@@ -125,3 +133,98 @@ def active_choices() -> list[Municipality]:
             select(Municipality).where(Municipality.active).order_by(Municipality.name)
         )
     )
+
+
+# --- the municipality picker ------------------------------------------------------------------
+
+#: Letters Unicode does not decompose into a base letter and a mark, written as people type
+#: them on a keyboard without them. static/picker.js folds a query with the same table.
+_FOLD = str.maketrans({"æ": "ae", "ø": "o", "đ": "d", "ŋ": "n", "ŧ": "t", "ʒ": "z", "ß": "ss"})
+#: Norwegian alphabetical order: æ, ø, å after z (code points put å before æ and ø).
+_SORT = str.maketrans({"æ": "{", "ø": "|", "å": "}"})
+#: A parenthesis at the end of a name: the register's own suffix ("Herøy (Nordland)").
+_SUFFIX = re.compile(r"\s*\(([^()]*)\)$")
+
+
+class Named(Protocol):
+    """What a choice is made of: a Municipality or a row with these columns."""
+
+    number: str
+    name: str
+    county_name: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One municipality in the picker: the select's value and label, and what finds it."""
+
+    number: str
+    #: The Norwegian name first, the other forms after it, the county once.
+    label: str
+    #: Every name form folded for matching (lower case, no diacritics), "|" between forms.
+    search: str
+    #: The option's attributes: the search data static/picker.js reads.
+    attributes: dict[str, str] = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "attributes", {"data-search": self.search})
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, punctuation as spaces: what the picker compares."""
+    decomposed = unicodedata.normalize("NFD", text.lower().translate(_FOLD))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", bare.translate(_FOLD)).split())
+
+
+@cache
+def name_languages() -> dict[str, str]:
+    """Sami and Kven name forms -> their language, read once per process."""
+    data = resources.files("webinars.data").joinpath(NAME_FORMS).read_text("utf-8")
+    return {row["name"]: row["language"] for row in csv.DictReader(data.splitlines())}
+
+
+def name_forms(name: str) -> list[str]:
+    """The forms of a register name, Norwegian first: "Deatnu - Tana" -> ["Tana", "Deatnu"].
+
+    The register writes bilingual names in their official order, often Sami first; people
+    look for the Norwegian one, and a select's type-ahead matches from the first letter.
+    A suffix in parentheses stays with the Norwegian form.
+    """
+    match = _SUFFIX.search(name)
+    suffix = match.group(0) if match else ""
+    forms = [form.strip() for form in name[: len(name) - len(suffix)].split(" - ")]
+    other = name_languages()
+    # sorted() is stable: the Norwegian form moves first, the others keep their order.
+    forms = sorted(forms, key=lambda form: form in other)
+    forms[0] += suffix
+    return forms
+
+
+@lru_cache(maxsize=1024)
+def choice(number: str, name: str, county: str) -> Choice:
+    """The picker's option for one municipality, built once per process for each register name."""
+    forms = name_forms(name)
+    match = _SUFFIX.search(forms[0])
+    label = " – ".join(forms)
+    if not (match and match.group(1).strip() == county):  # "Herøy (Nordland)" has its county
+        label = f"{label} ({county})"
+    search = "|".join(fold(_SUFFIX.sub("", form)) for form in forms)
+    return Choice(number, label, search)
+
+
+def _sort_key(item: Choice) -> str:
+    decomposed = unicodedata.normalize("NFD", item.label.casefold().translate(_SORT))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def choices(municipalities: Iterable[Named]) -> list[Choice]:
+    """The picker's options for these municipalities, in Norwegian alphabetical order of label."""
+    return sorted((choice(m.number, m.name, m.county_name) for m in municipalities), key=_sort_key)
+
+
+def options(municipalities: Iterable[Named]) -> list[tuple[str, str, dict[str, str]]]:
+    """A select's options for these municipalities: (number, label, attributes), as WTForms
+    takes them. The one place their labels and search data are built; the same in every
+    language (names are names)."""
+    return [(c.number, c.label, c.attributes) for c in choices(municipalities)]

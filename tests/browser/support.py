@@ -149,8 +149,19 @@ def fill_form(page: Page, *, name="", email="", role=None, municipality=None, or
     if role:
         page.get_by_label("Rolle", exact=True).select_option(label=role)
     if municipality:
-        page.get_by_label("Kommune", exact=True).select_option(label=municipality)
+        choose_municipality(page, municipality)
     page.get_by_label("Organisasjon (valgfritt)").fill(organisation)
+
+
+def choose_municipality(page: Page, label: str) -> None:
+    """Choose a municipality by its label: in the plain select, or by typing in the picker."""
+    if page.locator("select[name=municipality]").is_visible():
+        page.get_by_label("Kommune", exact=True).select_option(label=label)
+        return
+    box = page.get_by_role("combobox", name="Kommune", exact=True)
+    box.fill(re.split(r" – | \(", label)[0])
+    page.get_by_role("option", name=label, exact=True).click()
+    expect(box).to_have_value(label)
 
 
 def submit(page: Page) -> int:

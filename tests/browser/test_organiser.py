@@ -84,7 +84,9 @@ def test_organiser_creates_publishes_and_exports_participants(
     mayor.goto("/")
     mayor.get_by_role("link", name=title).click()
     expect(mayor.locator(".when")).to_contain_text(when)
-    offered = mayor.locator("#municipality option").evaluate_all("os => os.map(o => o.value)")
+    offered = mayor.locator("select[name=municipality] option").evaluate_all(
+        "os => os.map(o => o.value)"
+    )
     assert "0301" in offered and "4601" not in offered  # Oslo is Sør-Øst, Bergen is Vest
     fill_form(
         mayor,

@@ -3,6 +3,7 @@ the forms offer from it."""
 
 import csv
 from importlib import resources
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -167,3 +168,71 @@ def test_active_choices_are_the_current_municipalities_by_name(ctx, tmp_path):
     numbers = [m.number for m in municipalities.active_choices()]
     assert len(numbers) == 355
     assert "1811" not in numbers
+
+
+# --- the picker's options -------------------------------------------------------------------
+
+
+def shipped_choices() -> list[municipalities.Choice]:
+    """Every municipality of the shipped register as the picker offers it."""
+    return municipalities.choices(SimpleNamespace(**row) for row in municipalities.read_register())
+
+
+def register_choices() -> dict[str, municipalities.Choice]:
+    """The same, by number."""
+    return {c.number: c for c in shipped_choices()}
+
+
+def test_bilingual_names_are_labelled_norwegian_first_so_type_ahead_finds_them():
+    offered = register_choices()
+    assert offered["5441"].label == "Tana – Deatnu (Troms og Finnmark)"
+    assert offered["5430"].label == "Kautokeino – Guovdageaidnu (Troms og Finnmark)"
+    assert offered["1826"].label == "Hattfjelldal – Aarborte (Nordland)"
+    assert offered["5426"].label == "Kåfjord – Gáivuotna – Kaivuono (Troms og Finnmark)"
+    # Already Norwegian first: the order of the register stays.
+    assert offered["5436"].label == "Porsanger – Porsáŋgu – Porsanki (Troms og Finnmark)"
+    assert offered["0301"].label == "Oslo (Oslo)"
+    # Every one of the 19 bilingual names starts with its Norwegian form.
+    sami_and_kven = municipalities.name_languages()
+    bilingual = [c for c in offered.values() if " – " in c.label]
+    assert len(bilingual) == 19
+    assert all(c.label.split(" – ")[0] not in sami_and_kven for c in bilingual)
+
+
+def test_names_that_carry_their_county_are_not_given_it_twice():
+    offered = register_choices()
+    assert offered["1818"].label == "Herøy (Nordland)"
+    assert offered["1515"].label == "Herøy (Møre og Romsdal)"
+    assert offered["3018"].label == "Våler (Viken)"
+    assert offered["3419"].label == "Våler (Innlandet)"
+    assert not [c.label for c in offered.values() if c.label.count("(") != 1]
+
+
+def test_every_name_form_is_searchable_without_case_or_diacritics():
+    offered = register_choices()
+    assert offered["5441"].search == "tana|deatnu"
+    assert offered["5437"].search == "karasjok|karasjohka"  # Kárášjohka
+    assert offered["5436"].search == "porsanger|porsangu|porsanki"  # Porsáŋgu
+    assert offered["1818"].search == "heroy"  # the county suffix is not a name
+    assert municipalities.fold("Aurskog-Høland") == "aurskog holand"
+    assert municipalities.fold("  ÆRØ  Bø ") == "aero bo"
+
+
+def test_options_are_in_norwegian_alphabetical_order():
+    labels = [c.label for c in shipped_choices()]
+    initials = "".join(dict.fromkeys(label[0] for label in labels))
+    # Ø and Å come after Z (code points would put Å first); Sami-first names sort by their
+    # Norwegian name, so Tana stands between Sørreisa and Time, not under D.
+    assert initials.endswith("VØÅ")
+    assert labels.index("Tana – Deatnu (Troms og Finnmark)") < labels.index("Time (Rogaland)")
+    assert labels.index("Sørreisa (Troms og Finnmark)") < labels.index(
+        "Tana – Deatnu (Troms og Finnmark)"
+    )
+    assert labels.index("Ørsta (Møre og Romsdal)") < labels.index("Ål (Viken)")
+
+
+def test_options_carry_the_search_data_and_are_built_once_per_name():
+    rows = [SimpleNamespace(number="5441", name="Deatnu - Tana", county_name="Troms og Finnmark")]
+    [option] = municipalities.options(rows)
+    assert option == ("5441", "Tana – Deatnu (Troms og Finnmark)", {"data-search": "tana|deatnu"})
+    assert municipalities.options(rows)[0][2] is option[2]  # the cached choice, not a new one

@@ -23,6 +23,7 @@ from wtforms.validators import (
     Regexp,
 )
 
+from .. import municipalities as register
 from ..models import Programme
 from ..programmes import ProgrammeFields
 from ..validators import lower, mail_address, single_line, strip
@@ -178,5 +179,5 @@ class DeclarationForm(FlaskForm):
     def __init__(self, municipalities, **kwargs):
         super().__init__(**kwargs)
         self.municipality.choices = [("", _l("Velg kommune"))] + [
-            (m.number, f"{m.name} ({m.county_name})") for m in municipalities
+            (c.number, c.label) for c in register.choices(municipalities)
         ]

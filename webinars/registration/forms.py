@@ -8,6 +8,7 @@ from sqlalchemy import select
 from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from .. import municipalities as register
 from ..extensions import db
 from ..models import ROLES, Event, Municipality
 from ..registrations import eligible
@@ -69,16 +70,18 @@ class RegistrationForm(FlaskForm):
         # Kept while the form lives: for a POST it is the one ORM object the service checks
         # again, which the session's (weak) identity map then still holds.
         self.offered = municipalities
-        self.municipality.choices = [("", _l("Velg kommune"))] + [
-            (m.number, f"{m.name} ({m.county_name})") for m in municipalities if eligible(event, m)
-        ]
+        # Each option carries its folded name forms for static/picker.js, which finds a
+        # municipality by any of them; the plain select shows the Norwegian name first.
+        self.municipality.choices = [("", _l("Velg kommune"))] + register.options(
+            m for m in municipalities if eligible(event, m)
+        )
 
     def validate_role(self, field):
         if field.data and field.data not in ROLES:
             raise ValidationError(_l("Velg en rolle fra listen."))
 
     def validate_municipality(self, field):
-        if field.data and field.data not in {value for value, _ in field.choices if value}:
+        if field.data and field.data not in {choice[0] for choice in field.choices if choice[0]}:
             raise ValidationError(
                 _l("Velg en kommune fra listen; den viser kommunene arrangementet er for.")
             )
