@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from .. import events as service
-from .. import municipalities, registrations
+from .. import municipalities, questions, registrations
 from ..models import Event, utcnow
 from . import bp, event_or_404
 from .forms import CancelEventForm, EventForm
@@ -66,6 +66,7 @@ def _overview(event: Event, error: str | None = None, status: int = 200):
             event=event,
             counts=registrations.status_counts(event),
             eligible=registrations.eligible_count(event),
+            questions=questions.counts(event),
             now=utcnow(),
             error=error,
         ),
