@@ -277,7 +277,8 @@ def _write_text(sheet, row: int, column: int, value: str, cell_format=None) -> N
         # constant-memory mode and in the shared strings alike), as rich text: a registrant
         # could smuggle in a formula cell. Written as three rich-text runs it is escaped, and
         # reads exactly the same.
-        sheet.write_rich_string(row, column, value[:1], value[1:2], value[2:], cell_format)
+        parts = (value[:1], value[1:2], value[2:])
+        sheet.write_rich_string(row, column, *parts, *([cell_format] if cell_format else []))
     else:
         sheet.write_string(row, column, value, cell_format)
 
