@@ -263,9 +263,7 @@ class EventForm(FlaskForm):
         "organiser_email": "organiser_email",
     }
 
-    def __init__(
-        self, regions, counties, current_zone: str | None = None, programmes=(), **kwargs
-    ):
+    def __init__(self, regions, counties, current_zone: str | None = None, programmes=(), **kwargs):
         super().__init__(**kwargs)
         # Set here rather than in the field: WTForms 3.3 deprecates tuples given to fields.
         self.kind.choices = [("meeting", _l("Digitalt møte")), ("webinar", _l("Webinar"))]
@@ -296,7 +294,10 @@ class EventForm(FlaskForm):
             (
                 str(p.id),
                 p.title,
-                {"data-organiser-name": p.organiser_name, "data-organiser-email": p.organiser_email},
+                {
+                    "data-organiser-name": p.organiser_name,
+                    "data-organiser-email": p.organiser_email,
+                },
             )
             for p in programmes
         ]
@@ -326,15 +327,14 @@ class EventForm(FlaskForm):
             return False
         new_start = datetime.combine(self.start_date.data, self.start_time.data)
         new_end = new_start + (before_end - before_start)
+        moved_date = bool(end_date) or new_end.date() != new_start.date()
         self.end_time.data = new_end.time()
         # An end on the start's day keeps an empty end date ("same day"), as it was typed.
-        if end_date or new_end.date() != new_start.date():
-            self.end_date.data = new_end.date()
-        else:
-            self.end_date.data = None
-        for name in ("end_date", "end_time"):
-            self[name].raw_data = None  # shown from .data again if the page comes back
-            self[name].process_errors = []
+        self.end_date.data = new_end.date() if moved_date else None
+        # What the fields show if the page comes back, and what "required" looks at.
+        self.end_time.raw_data = [new_end.strftime("%H:%M")]
+        self.end_date.raw_data = [new_end.date().isoformat() if moved_date else ""]
+        self.end_date.process_errors = self.end_time.process_errors = []
         return True
 
     @classmethod
@@ -382,9 +382,7 @@ class EventForm(FlaskForm):
             }
         else:
             data["deadline_mode"] = "start"
-        return cls(
-            regions, counties, current_zone=event.timezone, programmes=programmes, data=data
-        )
+        return cls(regions, counties, current_zone=event.timezone, programmes=programmes, data=data)
 
     @classmethod
     def copy_of(
