@@ -411,7 +411,8 @@ class EventForm(FlaskForm):
         """The fields' own checks, after moving the end with a start that alone was moved."""
         if self.is_submitted():
             self.follow_start()
-        return super().validate(extra_validators)
+        ok = super().validate(extra_validators)
+        return self._require_for_mode() and ok
 
     def validate_slug(self, field):
         if field.data in RESERVED_SLUGS:
@@ -421,13 +422,20 @@ class EventForm(FlaskForm):
         if field.data and not self.opens_date.data:
             raise ValidationError(_l("Velg også en dato for når påmeldingen åpner."))
 
-    def validate_deadline_days(self, field):
-        if self.deadline_mode.data == "relative" and field.data is None:
-            raise ValidationError(_l("Skriv hvor mange dager før start fristen er."))
-
-    def validate_deadline_date(self, field):
-        if self.deadline_mode.data == "absolute" and field.data is None:
-            raise ValidationError(_l("Velg fristdato."))
+    def _require_for_mode(self) -> bool:
+        """The fields the chosen kind of deadline needs (Optional() stops a field's own
+        checks when it is empty, so these are checked here, after them)."""
+        needed = {
+            "relative": (self.deadline_days, _l("Skriv hvor mange dager før start fristen er.")),
+            "absolute": (self.deadline_date, _l("Velg fristdato.")),
+        }.get(self.deadline_mode.data)
+        if needed is None:
+            return True
+        field, message = needed
+        if field.data is None and not field.errors:
+            field.errors = [*field.errors, message]
+            return False
+        return True
 
     def attach_errors(self, errors: dict[str, str]) -> None:
         """Show the service's errors (keyed by model field) next to the right inputs."""

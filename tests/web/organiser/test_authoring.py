@@ -132,6 +132,23 @@ def test_an_end_before_the_start_is_shown_under_the_field_that_is_wrong(app, sig
 # --- the time zones and the deadline groups --------------------------------------------------
 
 
+def test_a_fixed_deadline_without_its_date_is_refused_next_to_the_date(app, signed_in):
+    # Before, this was a server error: the date's own checks stop when it is empty.
+    response = post(
+        signed_in, "/organiser/events/new", form(deadline_mode="absolute", deadline_date="")
+    )
+    assert response.status_code == 422
+    assert field_error(response, "deadline_date") == "Velg fristdato."
+    assert count(app, Event) == 0
+
+
+def test_a_relative_deadline_without_its_days_is_refused_next_to_them(app, signed_in):
+    response = post(signed_in, "/organiser/events/new", form(deadline_days=""))
+    assert response.status_code == 422
+    assert field_error(response, "deadline_days") == "Skriv hvor mange dager før start fristen er."
+    assert count(app, Event) == 0
+
+
 def test_the_time_zone_list_starts_with_oslo_then_common_zones(signed_in):
     page = signed_in.get("/organiser/events/new")
     select = page.text[page.text.index('name="timezone"') :]
