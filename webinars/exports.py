@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from .i18n import stamp
 from .models import ROLES
@@ -410,7 +411,8 @@ def question_table(rows: Iterable, about: About) -> tuple[list[str], list[tuple]
         _("Fylke"),
         _("Organisasjon"),
         _("Status"),
-        _("Spørsmål"),
+        # One question per row: singular where English tells the two apart.
+        pgettext("export column", "Spørsmål"),
         _("Stilt"),
         _("Besvart"),
         _("Markert besvart"),
