@@ -257,7 +257,10 @@ def _write_rows(
         for column, value in enumerate(cells):
             if not value:
                 continue
-            _write_text(sheet, count, column, value, text if column == 3 else None)
+            if value.startswith("<r>") and value.endswith("</r>"):
+                _write_text(sheet, count, column, value, text if column == 3 else None)
+            else:  # the common case, written directly: this loop runs for every cell
+                write(count, column, value, text if column == 3 else None)
             if len(value) > widths[column]:
                 widths[column] = len(value)
         sheet.write_datetime(count, 8, created.astimezone(zone).replace(tzinfo=None), stamp_format)
