@@ -20,6 +20,8 @@ from .models import Event, Municipality, Question, Registration, utcnow
 
 #: The longest question the form takes, in characters.
 MAX_LENGTH = 1000
+#: Questions on one page of the organisers' list.
+PAGE_SIZE = 100
 #: Questions kept per registration: a repeat registration adds one, but not without end.
 MAX_PER_REGISTRATION = 5
 
@@ -112,6 +114,12 @@ def _listed(event: Event, state: str = "") -> Select:
 def rows(event: Event, state: str = "") -> list:
     """The event's questions, oldest first, with who asked (open, answered, or all)."""
     return list(db.session.execute(_listed(event, state)).all())
+
+
+def page(event: Event, state: str = "", number: int = 1) -> list:
+    """One page (PAGE_SIZE) of `rows`."""
+    offset = (max(number, 1) - 1) * PAGE_SIZE
+    return list(db.session.execute(_listed(event, state).limit(PAGE_SIZE).offset(offset)).all())
 
 
 def of_event(event: Event, question_id: int) -> Question | None:

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from .. import exports, questions
 from ..models import ROLES, Event
 from ..registrations import STATUS_LABELS
+from ..security import page_number
 from . import bp, event_or_404
 
 
@@ -20,12 +21,18 @@ def question_list(slug):
     """The questions registrants asked, open first by default, with the counts."""
     event = event_or_404(slug)
     state = _state(request.args)
+    counts = questions.counts(event)
+    listed = {questions.OPEN: counts.open, questions.ANSWERED: counts.answered}
+    total = listed.get(state, counts.total)
+    number = page_number(request.args)
     return render_template(
         "organiser/questions.html",
         event=event,
         state=state,
-        counts=questions.counts(event),
-        rows=questions.rows(event, "" if state == "all" else state),
+        counts=counts,
+        rows=questions.page(event, "" if state == "all" else state, number),
+        page=number,
+        pages=max((total + questions.PAGE_SIZE - 1) // questions.PAGE_SIZE, 1),
         roles=ROLES,
         statuses=STATUS_LABELS,
     )

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support import form_token, within
+from webinars import questions
 from webinars.extensions import db
 from webinars.models import Question
 
@@ -205,3 +206,18 @@ def test_exports_are_in_english_for_an_english_reader(signed_in, asked):
     response = signed_in.get(f"/organiser/events/{asked.slug}/questions.csv?lang=en")
     header = next(csv.reader(io.StringIO(response.get_data(as_text=True)[1:])))
     assert header[8:12] == ["Question", "Asked", "Answered", "Marked answered"]
+
+
+def test_a_long_list_comes_in_pages(app, signed_in, event, create_registration, monkeypatch):
+    monkeypatch.setattr(questions, "PAGE_SIZE", 2)
+    for n in range(5):
+        create_registration(event, f"p{n}@kommune.no", name=f"Person {n}", question=f"Spørsmål {n}")
+
+    first = signed_in.get(f"/organiser/events/{event.slug}/questions")
+    last = signed_in.get(f"/organiser/events/{event.slug}/questions?page=3")
+
+    assert re.findall(r"Spørsmål (\d)</blockquote>", first.text) == ["0", "1"]
+    assert "Side 1 av 3" in first.text
+    assert re.findall(r"Spørsmål (\d)</blockquote>", last.text) == ["4"]
+    beyond = signed_in.get(f"/organiser/events/{event.slug}/questions?page=9")
+    assert "Gå til første side" in beyond.text
