@@ -189,6 +189,10 @@ def organiser_id(app, email_address="arrangor@ks.test") -> int:
 
 def test_a_new_event_takes_the_organiser_of_the_programme(signed_in, create_programme):
     create_programme(slug="akson", organiser_name="HOD", organiser_email="akson@hod.test")
+    campaign = signed_in.get("/organiser/programmes/akson")
+    assert 'href="/organiser/events/new?programme=akson">Nytt arrangement i programmet' in (
+        campaign.text
+    )
     page = signed_in.get("/organiser/events/new?programme=akson")
     assert input_value(page, "organiser_name") == "HOD"
     assert input_value(page, "organiser_email") == "akson@hod.test"
