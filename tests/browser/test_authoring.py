@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.support import OSLO, PolicyWatch, log_in
+from tests.browser.support import ORGANISER, OSLO, PolicyWatch, log_in
 from tests.support import within
 from webinars import attendance, registrations
 from webinars.extensions import db
@@ -171,3 +171,25 @@ def test_the_participant_table_fits_a_1280_px_screen(app, new_page, organiser, c
     # No horizontal scroll: neither of the page nor of the table inside its frame.
     assert widths["page"] <= widths["viewport"], widths
     assert widths["table"] <= widths["wrap"], widths
+
+
+def test_choosing_a_programme_fills_in_its_organiser_unless_typed(
+    new_page, organiser, create_programme
+):
+    create_programme(title="Akson", organiser_name="HOD", organiser_email="akson@hod.no")
+    page = signed_in(new_page(), "/organiser/events/new")
+    name, email = (
+        page.get_by_label("Arrangør", exact=True),
+        page.get_by_label("Arrangørens e-postadresse"),
+    )
+    expect(email).to_have_value(ORGANISER)  # nothing else to go by yet: my own address
+
+    page.get_by_label("Program", exact=True).select_option(label="Akson")
+    expect(name).to_have_value("HOD")
+    expect(email).to_have_value("akson@hod.no")
+
+    # What the organiser typed is never overwritten.
+    email.fill("meg@ks.no")
+    page.get_by_label("Program", exact=True).select_option(label="Ingen")
+    page.get_by_label("Program", exact=True).select_option(label="Akson")
+    expect(email).to_have_value("meg@ks.no")
