@@ -24,7 +24,7 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from . import csvfiles
+from . import csvfiles, i18n
 from .db import lock_event, write_transaction
 from .extensions import db
 from .models import AttendanceReport, Event, Registration, utcnow
@@ -266,9 +266,9 @@ def load(
                 "Rapporten gjelder et møte %(report_day)s («%(title)s»), men arrangementet var "
                 "%(event_day)s. Er du sikker på at det er riktig rapport, kryss av for det og "
                 "last den opp igjen.",
-                report_day=report.held_on.isoformat(),
+                report_day=i18n.long_day(report.held_on),
                 title=report.title,
-                event_day=local_day.isoformat(),
+                event_day=i18n.long_day(local_day),
             )
         )
     attendees = report.attendees

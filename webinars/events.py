@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 
 from . import ical, registrations
 from .db import lock_event, write_transaction
 from .extensions import db
 from .mail import messages
-from .models import Event, Registration
+from .models import Event, Programme, Registration
 from .text import newlines
 
 KINDS = ("meeting", "webinar")
@@ -93,6 +93,7 @@ class EventFields:
     join_url: str = ""
     organiser_name: str = ""
     organiser_email: str = ""
+    programme_id: int | None = None
 
     def model_values(self) -> dict:
         """The values as Event columns (the lists become comma-separated strings)."""
@@ -131,6 +132,67 @@ class Outcome:
 def all_events() -> list[Event]:
     """Every event, in any status, by start."""
     return list(db.session.scalars(select(Event).order_by(Event.starts_at, Event.id)))
+
+
+def free_slug(base: str) -> str:
+    """`base` with the first free number after it: 'webinar-1' -> 'webinar-1-2' (or -3, …)."""
+    base = base[:76].rstrip("-") or "arrangement"
+    taken = set(
+        db.session.scalars(
+            select(Event.slug).where(Event.slug.startswith(base + "-", autoescape=True))
+        )
+    )
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+@dataclass(frozen=True)
+class OrganiserDefaults:
+    """What a new event's organiser name and mailbox start as."""
+
+    name: str = ""
+    email: str = ""
+
+
+def organiser_defaults(
+    organiser_id: int | None, programme: Programme | None = None, fallback_email: str = ""
+) -> OrganiserDefaults:
+    """A new event's organiser: the programme's (if it names one), else that of the last
+    event this organiser created, else of the last event anyone created, else the
+    organiser's own address."""
+    if programme is not None and programme.organiser_email:
+        return OrganiserDefaults(programme.organiser_name, programme.organiser_email)
+    query = select(Event.organiser_name, Event.organiser_email).where(Event.organiser_email != "")
+    if organiser_id is not None:
+        # This organiser's own events first.
+        query = query.order_by(case((Event.created_by_id == organiser_id, 0), else_=1))
+    last = db.session.execute(
+        query.order_by(Event.created_at.desc(), Event.id.desc()).limit(1)
+    ).first()
+    if last is not None:
+        return OrganiserDefaults(last.organiser_name, last.organiser_email)
+    return OrganiserDefaults("", fallback_email)
+
+
+class Preview:
+    """An event as the public will see it once it is published: a draft reads as published,
+    everything else as it is (for the organisers' preview; never saved)."""
+
+    def __init__(self, event: Event):
+        self._event = event
+
+    @property
+    def status(self) -> str:
+        return Event.PUBLISHED if self.is_draft else self._event.status
+
+    @property
+    def is_draft(self) -> bool:
+        return self._event.status == Event.DRAFT
+
+    def __getattr__(self, name):
+        return getattr(self._event, name)
 
 
 def slugify(title: str) -> str:
@@ -188,13 +250,19 @@ def _free_uid(slug: str) -> str:
     return uid
 
 
-def create_event(fields: EventFields) -> Event:
-    """Create a draft event; its calendar UID is fixed now and survives slug changes."""
+def create_event(fields: EventFields, created_by: int | None = None) -> Event:
+    """Create a draft event; its calendar UID is fixed now and survives slug changes.
+
+    A copy of an event is created the same way, from the original's fields: it gets nothing
+    of the original's registrations, attendance, invitations, recording or questions.
+    """
     errors = validate(fields)
     if errors:
         raise InvalidEvent(errors)
     with _slug_error(fields.slug), write_transaction():
-        event = Event(**fields.model_values(), status=Event.DRAFT, sequence=0)
+        event = Event(
+            **fields.model_values(), status=Event.DRAFT, sequence=0, created_by_id=created_by
+        )
         event.ical_uid = _free_uid(fields.slug)
         db.session.add(event)
     return event

@@ -1,5 +1,17 @@
 """The reader's language: which locale a request gets, and dates, times and numbers written
-out in it (dates in the event's own time zone)."""
+out in it (dates in the event's own time zone).
+
+Organiser pages use one format per kind of use, all from here (tests/unit/test_i18n.py
+checks the templates):
+
+- a date with a time: `long_datetime` ("tirsdag 5. mai 2020 kl. 14:00"), and `event_when`
+  for an event's start and end;
+- a date alone: `long_day` ("5. mai 2020");
+- a timestamp in a list or a table: `short_datetime` ("04.05.2020 13:05").
+
+Exports write `stamp` ("2020-05-04 13:05"), which spreadsheets read as a date; chart axes
+`short_date` ("5. mai").
+"""
 
 from collections.abc import Callable
 from datetime import date, datetime
@@ -161,6 +173,14 @@ def _event_when(start: datetime, end: datetime, timezone: str, locale: str) -> s
         text = f"{long_datetime(start, timezone)} – {long_datetime(end, timezone)}"
     # Without brackets: the time is often written inside brackets itself ("… (%(when)s)").
     return f"{text} {label}" if label else text
+
+
+#: The date filters organiser pages may use, by kind of use (see the module's docstring).
+ORGANISER_DATE_FORMATS = {
+    "date and time": "long_datetime",
+    "date": "long_day",
+    "timestamp in a list": "short_datetime",
+}
 
 
 def init_app(app: Flask) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import attendance, contacts
+from . import attendance, contacts, questions
 from .db import in_write_transaction, lock_event, no_disk_wait, write_transaction
 from .extensions import db
 from .mail import messages, outbox
@@ -312,15 +312,18 @@ def register(
     role: str,
     municipality: str,
     organisation: str = "",
+    question: str = "",
     locale: str = "nb",
     now: datetime | None = None,
     by_organiser: bool = False,
 ) -> tuple[Registration, bool]:
     """Register someone, or mail an existing registrant their link again.
 
-    Returns the registration and whether it is new. The registration and its confirmation
-    are one unit of work. An organiser (by_organiser=True) may register someone outside
-    the registration window; capacity, waiting list, eligibility and duplicates still apply.
+    Returns the registration and whether it is new. The registration, its question to the
+    organisers (if any) and its confirmation are one unit of work; a repeat registration's
+    new question joins the registration that exists. An organiser (by_organiser=True) may
+    register someone outside the registration window; capacity, waiting list, eligibility
+    and duplicates still apply.
     """
     check_open(event, now, window=not by_organiser)
     kommune = db.session.get(Municipality, municipality)
@@ -337,7 +340,9 @@ def register(
     }
     try:
         with write_transaction():
-            return _register(event, fields, now, by_organiser)
+            registration, new = _register(event, fields, now, by_organiser)
+            questions.ask(registration, question, now)
+            return registration, new
     except IntegrityError:
         # Another request registered the same address a moment ago (the unique index
         # caught it): nothing of this one is stored; answer as for any repeat.
@@ -347,6 +352,7 @@ def register(
             existing = _active(event, email)
             if existing is None:
                 raise
+            questions.ask(existing, question, now)
             return _send_again(existing, now, by_organiser), False
 
 
@@ -631,6 +637,8 @@ def anonymise_old_registrations(now: datetime) -> int:
             registration.anonymised_at = now
         if rows:
             ids = [r.id for r in rows]
+            # What they asked the organisers is theirs too.
+            questions.forget(ids)
             # Every link ever mailed stops working.
             db.session.execute(
                 delete(RegistrationToken).where(RegistrationToken.registration_id.in_(ids))

@@ -20,6 +20,23 @@ def lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
+def line_breaks(value):
+    """Filter: every line break as LF (browsers send CRLF), surrounding white space off."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _refuse_format_characters(text: str) -> None:
+    if any(unicodedata.category(ch) == "Cf" for ch in text):
+        raise ValidationError(
+            _l(
+                "Feltet kan ikke inneholde usynlige formateringstegn, for eksempel tegn som "
+                "snur retningen på teksten. Skriv det inn på nytt uten å lime inn."
+            )
+        )
+
+
 def single_line(form, field):
     """No line breaks or other control characters (they could end up in mail headers), and no
     invisible format characters (Unicode Cf, such as U+202E, which turns text around and
@@ -28,13 +45,33 @@ def single_line(form, field):
         return
     if any(ord(ch) < 32 and ch not in "\t" for ch in field.data):
         raise ValidationError(_l("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
-    if any(unicodedata.category(ch) == "Cf" for ch in field.data):
-        raise ValidationError(
-            _l(
-                "Feltet kan ikke inneholde usynlige formateringstegn, for eksempel tegn som "
-                "snur retningen på teksten. Skriv det inn på nytt uten å lime inn."
+    _refuse_format_characters(field.data)
+
+
+def multi_line(form, field):
+    """Like single_line, but line breaks (LF, after the line_breaks filter) are welcome."""
+    if not field.data:
+        return
+    if any((ord(ch) < 32 and ch not in "\t\n") or ord(ch) == 127 for ch in field.data):
+        raise ValidationError(_l("Feltet kan ikke inneholde kontrolltegn."))
+    _refuse_format_characters(field.data)
+
+
+def at_most(limit: int):
+    """Validator: at most `limit` characters, saying how many there are (counted as Python
+    counts them: one per character, whatever its size in UTF-16 or UTF-8)."""
+
+    def check(form, field):
+        if field.data and len(field.data) > limit:
+            raise ValidationError(
+                _l(
+                    "Teksten er %(count)d tegn. Kort den ned til høyst %(max)d tegn.",
+                    count=len(field.data),
+                    max=limit,
+                )
             )
-        )
+
+    return check
 
 
 class Undeliverable(ValueError):

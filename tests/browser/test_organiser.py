@@ -119,7 +119,7 @@ def test_organiser_creates_publishes_and_exports_participants(
     csv_url = link.get_attribute("href")
     with organiser_page.expect_download() as download:
         link.click()
-    assert download.value.suggested_filename == "journal-webinar-deltakere.csv"
+    assert download.value.suggested_filename == f"deltakere-journal-webinar-{day.isoformat()}.csv"
     data = Path(download.value.path()).read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
     lines = data.decode("utf-8-sig").splitlines()
@@ -130,7 +130,7 @@ def test_organiser_creates_publishes_and_exports_participants(
     assert fetched.headers["content-type"].startswith("text/csv")
     with organiser_page.expect_download() as workbook:
         organiser_page.get_by_role("link", name="Excel (.xlsx)").click()
-    assert workbook.value.suggested_filename == "journal-webinar-deltakere.xlsx"
+    assert workbook.value.suggested_filename == f"deltakere-journal-webinar-{day.isoformat()}.xlsx"
     assert Path(workbook.value.path()).read_bytes()[:2] == b"PK"  # a zip, as .xlsx files are
 
     # Logging out closes the organiser pages again.

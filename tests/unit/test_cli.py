@@ -370,7 +370,7 @@ def test_attendance_load_refuses_the_wrong_event_and_loads_with_any_date(app, ru
 
     assert (
         wrong.exit_code == 1
-        and "2020-05-12" in wrong.output
+        and "12. mai 2020" in wrong.output
         and "Nothing was stored" in wrong.output
     )
     # Nobody registered in this test: every attendee is listed as not registered.

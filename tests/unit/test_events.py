@@ -535,3 +535,49 @@ def test_an_edit_racing_a_registration_tells_that_registrant_too(ctx, mail_app, 
     received = deliver(smtp)
     assert set(received) == {"anne@kommune.no", "bjorn@kommune.no"}
     assert invite(received["bjorn@kommune.no"])[1].decoded("DTSTART") == later
+
+
+# --- authoring: copies, previews, the organiser's defaults ----------------------------------
+
+
+def test_free_slug_takes_the_first_free_number(ctx, create_event):
+    assert events.free_slug("akson-webinar-1") == "akson-webinar-1-2"
+    create_event(slug="akson-webinar-1-2")
+    create_event(slug="akson-webinar-1-3")
+    create_event(slug="akson-webinar-1x-4")  # another base: does not count
+    assert events.free_slug("akson-webinar-1") == "akson-webinar-1-4"
+    # Room for the number within the 80 characters a slug may have.
+    assert len(events.free_slug("a" * 80)) <= 80
+
+
+def test_organiser_defaults_programme_then_my_last_event_then_anyone_s_then_mine(
+    ctx, create_event, create_programme
+):
+    from_programme = create_programme(organiser_name="HOD", organiser_email="akson@hod.test")
+    silent = create_programme(slug="uten", organiser_name="", organiser_email="")
+    assert events.organiser_defaults(None, None, "meg@ks.test") == events.OrganiserDefaults(
+        "", "meg@ks.test"
+    )
+
+    create_event(organiser_name="Andre", organiser_email="andre@ks.test")
+    assert events.organiser_defaults(1, None).email == "andre@ks.test"
+    create_event(organiser_name="Meg", organiser_email="meg@ks.test", created_by_id=None)
+    assert events.organiser_defaults(1, None).email == "meg@ks.test"  # the newest
+
+    assert events.organiser_defaults(1, from_programme) == events.OrganiserDefaults(
+        "HOD", "akson@hod.test"
+    )
+    # A programme that names no organiser leaves it to the events.
+    assert events.organiser_defaults(1, silent).email == "meg@ks.test"
+
+
+def test_a_preview_shows_a_draft_as_published_and_changes_nothing(ctx, create_event):
+    draft = create_event(status=Event.DRAFT)
+    preview = events.Preview(draft)
+    assert preview.status == Event.PUBLISHED and preview.is_draft
+    assert (preview.title, preview.deadline) == (draft.title, draft.deadline)
+    assert registrations.is_open(preview) and not registrations.is_open(draft)
+    assert draft.status == Event.DRAFT
+
+    cancelled = events.Preview(create_event(status=Event.CANCELLED))
+    assert cancelled.status == Event.CANCELLED and not cancelled.is_draft

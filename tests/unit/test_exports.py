@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -29,10 +29,14 @@ LABELS = Labels(
         "Tid",
         "Deltok",
         "Minutter",
+        "Arrangement",
+        "Dato",
     ),
     roles={"ordforer": "Ordfører"},
     statuses={"confirmed": "Påmeldt", "cancelled": "Avbestilt"},
 )
+#: The event every test export is about.
+ABOUT = exports.About("Akson stormøte", date(2020, 5, 5))
 
 
 def row(n: int = 0, **fields) -> tuple:
@@ -94,7 +98,11 @@ def test_neutralise_rule(value, expected):
 
 
 def test_csv_has_a_bom_the_headers_and_local_wall_clock_time():
-    rows = parse(exports.csv_chunks([row(organisation="Bærum kommune")], labels=LABELS, zone=OSLO))
+    rows = parse(
+        exports.csv_chunks(
+            [row(organisation="Bærum kommune")], labels=LABELS, zone=OSLO, about=ABOUT
+        )
+    )
 
     assert rows[0] == list(LABELS.headers)
     # 11:05 UTC on 4 May is 13:05 summer time in Oslo; role and status as words.
@@ -110,6 +118,9 @@ def test_csv_has_a_bom_the_headers_and_local_wall_clock_time():
         "2020-05-04 13:05",
         "",  # Deltok: empty before a participant report is loaded
         "",
+        # The event's title and date on every row, at the end.
+        "Akson stormøte",
+        "2020-05-05",
     ]
 
 
@@ -119,18 +130,19 @@ def test_csv_says_who_attended_once_a_report_is_loaded():
             [row(1, attended_minutes=88), row(2), row(3, attended_minutes=0)],
             labels=LABELS,
             zone=OSLO,
+            about=ABOUT,
             reported=True,
         )
     )
 
-    assert [r[9:] for r in rows[1:]] == [["ja", "88"], ["nei", ""], ["ja", "0"]]
+    assert [r[9:11] for r in rows[1:]] == [["ja", "88"], ["nei", ""], ["ja", "0"]]
 
 
 def test_xlsx_says_who_attended_once_a_report_is_loaded():
     _count, book = workbook([row(1, attended_minutes=88), row(2)], reported=True)
 
     sheet = book.active
-    assert [[c.value for c in r[9:]] for r in sheet.iter_rows(min_row=2)] == [
+    assert [[c.value for c in r[9:11]] for r in sheet.iter_rows(min_row=2)] == [
         ["ja", 88],
         ["nei", None],
     ]
@@ -138,7 +150,7 @@ def test_xlsx_says_who_attended_once_a_report_is_loaded():
 
 def test_csv_with_a_semicolon_quotes_a_semicolon_in_a_cell():
     chunks = exports.csv_chunks(
-        [row(organisation="Helse; omsorg")], labels=LABELS, zone=OSLO, delimiter=";"
+        [row(organisation="Helse; omsorg")], labels=LABELS, zone=OSLO, about=ABOUT, delimiter=";"
     )
 
     rows = parse(chunks, delimiter=";")
@@ -163,7 +175,7 @@ def test_csv_neutralises_every_text_cell_headers_and_labels_too():
 
     rows = parse(
         exports.csv_chunks(
-            [hostile, row(1, organisation="+47 900 00 000")], labels=labels, zone=OSLO
+            [hostile, row(1, organisation="+47 900 00 000")], labels=labels, zone=OSLO, about=ABOUT
         )
     )
 
@@ -182,14 +194,20 @@ def test_csv_neutralises_every_text_cell_headers_and_labels_too():
 
 
 def test_csv_writes_unknown_roles_and_statuses_as_they_are_but_neutralised():
-    rows = parse(exports.csv_chunks([row(role="=x", status="pending")], labels=LABELS, zone=OSLO))
+    rows = parse(
+        exports.csv_chunks(
+            [row(role="=x", status="pending")], labels=LABELS, zone=OSLO, about=ABOUT
+        )
+    )
 
     assert (rows[1][2], rows[1][7]) == ("'=x", "pending")
 
 
 def test_csv_comes_in_chunks_of_the_given_number_of_rows():
     chunks = list(
-        exports.csv_chunks((row(n) for n in range(5)), labels=LABELS, zone=OSLO, rows_per_chunk=2)
+        exports.csv_chunks(
+            (row(n) for n in range(5)), labels=LABELS, zone=OSLO, about=ABOUT, rows_per_chunk=2
+        )
     )
 
     # Header and two rows, two rows, the last row.
@@ -205,7 +223,7 @@ def test_csv_reads_the_rows_only_as_it_is_consumed():
             taken.append(n)
             yield row(n)
 
-    chunks = exports.csv_chunks(rows(), labels=LABELS, zone=OSLO, rows_per_chunk=1)
+    chunks = exports.csv_chunks(rows(), labels=LABELS, zone=OSLO, about=ABOUT, rows_per_chunk=1)
 
     assert taken == []
     next(chunks)
@@ -213,7 +231,9 @@ def test_csv_reads_the_rows_only_as_it_is_consumed():
 
 
 def test_csv_of_no_rows_is_the_header_alone():
-    assert parse(exports.csv_chunks([], labels=LABELS, zone=OSLO)) == [list(LABELS.headers)]
+    assert parse(exports.csv_chunks([], labels=LABELS, zone=OSLO, about=ABOUT)) == [
+        list(LABELS.headers)
+    ]
 
 
 # --- XLSX -----------------------------------------------------------------------------------
@@ -221,7 +241,7 @@ def test_csv_of_no_rows_is_the_header_alone():
 
 def workbook(rows, **options):
     target = io.BytesIO()
-    count = exports.write_xlsx(rows, target, labels=LABELS, zone=OSLO, **options)
+    count = exports.write_xlsx(rows, target, labels=LABELS, zone=OSLO, about=ABOUT, **options)
     return count, openpyxl.load_workbook(io.BytesIO(target.getvalue()))
 
 
@@ -238,6 +258,10 @@ def test_xlsx_cells_are_typed_text_and_a_local_date():
     assert (role.value, status.value) == ("Ordfører", "Påmeldt")
     assert when.is_date and when.value == datetime(2020, 5, 4, 13, 5)
     assert when.number_format == "yyyy-mm-dd hh:mm"
+    title, day = sheet[2][11:13]
+    assert (title.value, title.data_type) == ("Akson stormøte", "s")
+    assert day.is_date and day.value == datetime(2020, 5, 5)
+    assert day.number_format == "yyyy-mm-dd"
 
 
 def test_xlsx_in_winter_is_one_hour_ahead_of_utc():
@@ -271,7 +295,7 @@ def test_xlsx_has_a_frozen_header_an_autofilter_and_fitting_widths():
 
     assert count == 2
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:K3"
+    assert sheet.auto_filter.ref == "A1:M3"
     assert sheet.column_dimensions["B"].width >= len("p0@kommune.no")
     # A very long value does not make the column wider than a screen.
     assert sheet.column_dimensions["A"].width <= exports.MAX_WIDTH + 1
@@ -294,7 +318,7 @@ def test_xlsx_file_is_rewound_and_closes_the_rows():
         finally:
             closed.append(True)
 
-    with exports.xlsx_file(rows(), labels=LABELS, zone=OSLO) as target:
+    with exports.xlsx_file(rows(), labels=LABELS, zone=OSLO, about=ABOUT) as target:
         sheet = openpyxl.load_workbook(io.BytesIO(target.read())).active
 
     assert [cell.value for cell in sheet["A"]][1:] == ["Person 0", "Person 1"]
@@ -312,7 +336,7 @@ def test_xlsx_file_closes_the_rows_also_when_writing_fails():
             closed.append(True)
 
     with pytest.raises(ValueError):
-        exports.xlsx_file(rows(), labels=LABELS, zone=OSLO)
+        exports.xlsx_file(rows(), labels=LABELS, zone=OSLO, about=ABOUT)
 
     assert closed == [True]
 
@@ -331,7 +355,11 @@ def test_labels_are_in_the_reader_s_language(app, lang, headers, role, status):
     with app.test_request_context(f"/?lang={lang}"):
         labels = Labels.current()
 
-    assert len(labels.headers) == 11
+    assert len(labels.headers) == 13
+    assert (
+        labels.headers[11:]
+        == {"nb": ("Arrangement", "Arrangementsdato"), "en": ("Event", "Event date")}[lang]
+    )
     assert (labels.headers[0], labels.headers[1], labels.headers[8]) == headers
     assert labels.roles["ordforer"] == role
     assert labels.statuses["confirmed"] == status
@@ -342,11 +370,52 @@ def test_labels_are_in_the_reader_s_language(app, lang, headers, role, status):
 @pytest.mark.parametrize(
     "slug, extension, expected",
     [
-        ("akson-stormote", "csv", "akson-stormote-deltakere.csv"),
-        ("akson-stormøte 2020", "xlsx", "akson-storm-te-2020-deltakere.xlsx"),
-        ("../../etc/passwd", "csv", "etc-passwd-deltakere.csv"),
-        ("øæå", "csv", "arrangement-deltakere.csv"),
+        ("akson-stormote", "csv", "deltakere-akson-stormote-2020-05-05.csv"),
+        ("akson-stormøte 2020", "xlsx", "deltakere-akson-storm-te-2020-2020-05-05.xlsx"),
+        ("../../etc/passwd", "csv", "deltakere-etc-passwd-2020-05-05.csv"),
+        ("øæå", "csv", "deltakere-arrangement-2020-05-05.csv"),
     ],
 )
-def test_filename_is_plain_ascii(slug, extension, expected):
-    assert exports.filename(slug, extension) == expected
+def test_filename_is_plain_ascii_and_dated(slug, extension, expected):
+    assert exports.filename(slug, extension, date(2020, 5, 5)) == expected
+
+
+def test_filename_names_its_kind():
+    assert exports.filename("webinar-1", "csv", date(2020, 5, 12), kind="sporsmal") == (
+        "sporsmal-webinar-1-2020-05-12.csv"
+    )
+
+
+# --- small tables -----------------------------------------------------------------------------
+
+
+def test_table_csv_writes_instants_in_the_zone_dates_plainly_and_neutralises_text():
+    body = exports.table_csv(
+        ["Spørsmål", "Stilt", "Dato", "Antall"],
+        [("=1+1\nlinje to", datetime(2020, 5, 4, 11, 5, tzinfo=UTC), date(2020, 5, 5), 3)],
+        delimiter=";",
+        zone=OSLO,
+    )
+
+    rows = parse([body], delimiter=";")
+    assert rows[1] == ["'=1+1\nlinje to", "2020-05-04 13:05", "2020-05-05", "3"]
+
+
+def test_table_xlsx_types_instants_dates_and_wraps_long_text():
+    rich = '<r><t>x</t></r></is></c><c r="B2"><f>HYPERLINK("http://evil.test","x")</f></c><r>'
+    data = exports.table_xlsx(
+        ["Spørsmål", "Stilt", "Dato", "Tom"],
+        [(rich, datetime(2020, 1, 15, 8, 30, tzinfo=UTC), date(2020, 5, 5), None)],
+        sheet_name="Spørsmål",
+        wrap_columns=(0,),
+        zone=OSLO,
+    )
+
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    text, asked, day, empty = sheet[2][:4]
+    assert (text.value, text.data_type) == (rich, "s")
+    assert text.alignment.wrap_text
+    assert asked.is_date and asked.value == datetime(2020, 1, 15, 9, 30)
+    assert day.is_date and day.value == datetime(2020, 5, 5)
+    assert empty.value is None
+    assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)

@@ -3,7 +3,9 @@ out in it (in the event's own time zone, summer time included)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -226,3 +228,34 @@ def test_a_zone_without_an_abbreviation_is_named_not_given_as_its_iana_name(lang
 
     assert "America/Sao_Paulo" not in text and "-03" not in text
     assert text.endswith({"nb": " normaltid for Brasilia", "en": " Brasilia Standard Time"}[lang])
+
+
+# --- one date format per kind of use on organiser pages -------------------------------------
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "organiser"
+#: Filters that write a date or a time, and the ones organiser pages may use.
+DATE_FILTERS = {"long_datetime", "long_date", "long_day", "short_datetime", "stamp", "clock"}
+
+
+def test_organiser_pages_use_one_date_format_per_kind_of_use():
+    allowed = set(i18n.ORGANISER_DATE_FORMATS.values())
+    used: dict[str, set[str]] = {}
+    for path in sorted(TEMPLATES.rglob("*")):
+        if path.suffix not in (".html", ".txt", ".svg"):
+            continue
+        text = path.read_text()
+        for name in re.findall(r"\|\s*(\w+)", text):
+            if name in DATE_FILTERS:
+                used.setdefault(name, set()).add(path.name)
+        assert "strftime" not in text and "isoformat" not in text, path.name
+    assert set(used) <= allowed, {name: used[name] for name in set(used) - allowed}
+    # Each of the three is in use, so the rule is not met by showing no dates at all.
+    assert set(used) == allowed
+
+
+def test_the_three_organiser_formats(app):
+    at = datetime(2020, 5, 4, 11, 5, tzinfo=UTC)
+    with app.test_request_context("/"):
+        assert i18n.long_datetime(at, "Europe/Oslo") == "mandag 4. mai 2020 kl. 13:05"
+        assert i18n.long_day(at.date()) == "4. mai 2020"
+        assert i18n.short_datetime(at, "Europe/Oslo") == "04.05.2020 13:05"

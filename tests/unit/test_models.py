@@ -338,3 +338,59 @@ def test_the_campaign_migration_keeps_and_counts_the_registrations_made_before_i
         assert rows == [(date(2020, 5, 1), 2), (date(2020, 5, 2), 1)]
         downgrade(revision="base")
         db.engine.dispose()
+
+
+def test_the_questions_migration_keeps_events_and_registrations_both_ways(empty_db_url):
+    """0005 adds the questions and the events' creator; rebuilding `events` on SQLite (batch
+    mode) must not cascade to registrations, and going back keeps them too."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_db_url, "TESTING": True})
+    with app.app_context():
+        upgrade(revision="0004")
+        at = datetime(2020, 4, 1, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO municipalities (number, name, county_number, county_name, "
+                    "population, health_region, active) VALUES ('0301', 'Oslo', '03', 'Oslo', 1, "
+                    "'Sør-Øst', true)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO events (id, slug, kind, title, description, target_group, "
+                    "location, starts_at, ends_at, timezone, status, waitlist, join_url, "
+                    "ical_uid, sequence, organiser_name, organiser_email, seats_taken, "
+                    "eligible_regions, eligible_counties, recording_url, created_at, "
+                    "updated_at) VALUES (1, 'm', 'meeting', 'M', '', '', '', :t, :t, "
+                    "'Europe/Oslo', 'published', false, '', 'm@x', 0, '', '', 1, '', '', '', "
+                    ":t, :t)"
+                ),
+                {"t": at},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO registrations (id, event_id, name, email, role, "
+                    "municipality_number, organisation, status, locale, ical_sequence, "
+                    "created_at, updated_at) VALUES (1, 1, 'Kari', 'k@x.no', 'ordforer', "
+                    "'0301', '', 'confirmed', 'nb', 0, :t, :t)"
+                ),
+                {"t": at},
+            )
+        upgrade()
+        with db.engine.begin() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM registrations")) == 1
+            assert conn.scalar(text("SELECT created_by_id FROM events")) is None
+            conn.execute(
+                text(
+                    "INSERT INTO questions (registration_id, event_id, text, asked_at) "
+                    "VALUES (1, 1, 'Hva koster det?', :t)"
+                ),
+                {"t": at},
+            )
+        downgrade(revision="0004")
+        with db.engine.connect() as conn:
+            assert "questions" not in inspect(conn).get_table_names()
+            assert "created_by_id" not in {c["name"] for c in inspect(conn).get_columns("events")}
+            assert conn.scalar(text("SELECT count(*) FROM registrations")) == 1
+        downgrade(revision="base")
+        db.engine.dispose()

@@ -95,6 +95,10 @@ class Event(db.Model):
     programme_id: Mapped[int | None] = mapped_column(
         ForeignKey("programmes.id", ondelete="SET NULL"), index=True
     )
+    #: The organiser account that created it (a new event's organiser defaults follow it).
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -220,6 +224,33 @@ class Registration(db.Model):
     tokens: Mapped[list[RegistrationToken]] = relationship(
         back_populates="registration", cascade="all, delete-orphan", passive_deletes=True
     )
+    questions: Mapped[list[Question]] = relationship(
+        back_populates="registration",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Question.id",
+    )
+
+
+class Question(db.Model):
+    """A question to the organisers, asked when registering; personal data like the rest."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_event_answered", "event_id", "answered_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    #: The registration's event, kept here so one event's questions are one index seek.
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    #: As typed, line breaks kept (as LF); at most 1,000 characters.
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When an organiser marked it answered; None while it is open.
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    registration: Mapped[Registration] = relationship(back_populates="questions")
 
 
 class RegistrationToken(db.Model):

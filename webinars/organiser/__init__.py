@@ -1,4 +1,4 @@
-"""The organiser side: events, participants, exports, recordings, programmes and their
+"""The organiser side: events, participants, questions, exports, recordings, programmes and their
 campaigns (contacts, invitations, attendance, declarations), outgoing mail.
 
 Every route needs a logged-in organiser except the login page itself, so a new route can
@@ -59,5 +59,6 @@ from . import (  # noqa: E402,F401
     outbox,
     participants,
     programmes,
+    questions,
     recordings,
 )

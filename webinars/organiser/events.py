@@ -1,15 +1,23 @@
-"""Organiser views for events: the list, create, edit, publish, unpublish and cancel."""
+"""Organiser views for events: the list, create, copy, preview, edit, publish, unpublish and
+cancel."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from .. import events as service
-from .. import municipalities, registrations
+from .. import municipalities, programmes, questions, registrations
 from ..models import Event, utcnow
+from ..registration.forms import for_event as registration_form
 from . import bp, event_or_404
 from .forms import CancelEventForm, EventForm
+
+
+def _choices():
+    """The regions, counties and programmes the event form offers."""
+    return (*municipalities.region_and_county_choices(), programmes.all_programmes())
 
 
 @bp.get("/")
@@ -39,18 +47,58 @@ def events():
 
 @bp.route("/events/new", methods=["GET", "POST"])
 def new_event():
-    """Create a meeting or webinar; it starts as a draft."""
-    form = EventForm(*municipalities.region_and_county_choices())
+    """Create a meeting or webinar; it starts as a draft. ?programme=<slug> puts it in that
+    programme; the organiser name and mailbox start from the programme or the last event."""
+    regions, counties, offered = _choices()
+    form = EventForm(regions, counties, programmes=offered)
+    if request.method == "GET":
+        programme = programmes.by_slug(request.args.get("programme", "")[:80])
+        if programme is not None:
+            form.programme.data = str(programme.id)
+        defaults = service.organiser_defaults(current_user.id, programme, current_user.email)
+        form.organiser_name.data = defaults.name
+        form.organiser_email.data = defaults.email
+    return _create(form, None)
+
+
+@bp.route("/events/<slug>/copy", methods=["GET", "POST"], endpoint="copy_event")
+def copy_event(slug):
+    """Copy an event to a new date and address: a new draft with nothing of the original's
+    registrations, attendance, invitations, recording or questions."""
+    original = event_or_404(slug)
+    regions, counties, offered = _choices()
+    if request.method == "GET":
+        form = EventForm.copy_of(
+            original, service.free_slug(original.slug), regions, counties, offered
+        )
+    else:
+        form = EventForm(regions, counties, current_zone=original.timezone, programmes=offered)
+    return _create(form, original)
+
+
+def _create(form: EventForm, original: Event | None):
+    page = "organiser/event_form.html"
     if not form.validate_on_submit():
         status = 422 if form.errors else 200
-        return render_template("organiser/event_form.html", form=form, event=None), status
+        return render_template(page, form=form, event=None, original=original), status
     try:
-        event = service.create_event(form.to_fields())
+        event = service.create_event(form.to_fields(), created_by=current_user.id)
     except service.InvalidEvent as exc:
         form.attach_errors(exc.errors)
-        return render_template("organiser/event_form.html", form=form, event=None), 422
+        return render_template(page, form=form, event=None, original=original), 422
     flash(_("Arrangementet er lagret som utkast. Publiser det når det er klart."))
     return redirect(url_for("organiser.event", slug=event.slug), code=303)
+
+
+@bp.get("/events/<slug>/preview", endpoint="preview_event")
+def preview_event(slug):
+    """The event page as the public will see it once published; the form cannot be sent."""
+    event = event_or_404(slug)
+    shown = service.Preview(event)
+    now = utcnow()
+    form = registration_form(event) if registrations.is_open(shown, now) else None
+    page = render_template("organiser/preview.html", event=shown, form=form, now=now)
+    return page, 200, {"X-Robots-Tag": "noindex, nofollow"}
 
 
 @bp.get("/events/<slug>")
@@ -66,6 +114,7 @@ def _overview(event: Event, error: str | None = None, status: int = 200):
             event=event,
             counts=registrations.status_counts(event),
             eligible=registrations.eligible_count(event),
+            questions=questions.counts(event),
             now=utcnow(),
             error=error,
         ),
@@ -79,7 +128,7 @@ def edit_event(slug):
     event = event_or_404(slug)
     counts = registrations.status_counts(event)
     # Filled from the event; on a POST the submitted values take precedence.
-    form = EventForm.for_event(event, *municipalities.region_and_county_choices())
+    form = EventForm.for_event(event, *_choices())
     if not form.validate_on_submit():
         return _form_page(form, event, counts), 422 if form.errors else 200
     fields = form.to_fields()

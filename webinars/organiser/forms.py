@@ -3,7 +3,7 @@ and its material, confirmations."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -51,12 +51,30 @@ END_OF_DAY = time(23, 59, 59)
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 
 
+#: The zones offered first: Norway's, its neighbours' and UTC (then every other, A to Z).
+COMMON_ZONES = (
+    "Europe/Oslo",
+    "Europe/Stockholm",
+    "Europe/Copenhagen",
+    "Europe/Helsinki",
+    "Europe/London",
+    "Europe/Berlin",
+    "UTC",
+)
+
+
 @lru_cache(maxsize=1)
 def timezone_names() -> tuple[str, ...]:
-    """The IANA zones offered in the select: real places, no legacy aliases."""
+    """The IANA zones offered in the select: real places, no legacy aliases; the common ones
+    first (Europe/Oslo at the top), then the rest alphabetically."""
     legacy = ("Etc/", "SystemV/", "US/", "posix/", "right/", "Canada/", "Brazil/", "Mexico/")
     names = {z for z in available_timezones() if "/" in z and not z.startswith(legacy)}
-    return tuple(sorted(names | {"UTC"}))
+    common = [z for z in COMMON_ZONES if z in names or z == "UTC"]
+    return (*common, *sorted(names - set(common)))
+
+
+def _zone_label(zone: str) -> str:
+    return zone.replace("_", " ")
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -227,6 +245,10 @@ class EventForm(FlaskForm):
             mail_address,
         ],
     )
+    programme = SelectField(_l("Program"), choices=[], default="", validate_choice=False)
+    #: The start and end as the form showed them ("date time|date time"), so saving can tell
+    #: whether only the start was moved (then the end moves with it).
+    shown_times = HiddenField()
 
     #: Where each error of the service (by model field) is shown in this form.
     ERROR_FIELDS = {
@@ -241,7 +263,7 @@ class EventForm(FlaskForm):
         "organiser_email": "organiser_email",
     }
 
-    def __init__(self, regions, counties, current_zone: str | None = None, **kwargs):
+    def __init__(self, regions, counties, current_zone: str | None = None, programmes=(), **kwargs):
         super().__init__(**kwargs)
         # Set here rather than in the field: WTForms 3.3 deprecates tuples given to fields.
         self.kind.choices = [("meeting", _l("Digitalt møte")), ("webinar", _l("Webinar"))]
@@ -250,18 +272,73 @@ class EventForm(FlaskForm):
             ("relative", _l("Et antall dager før start")),
             ("absolute", _l("Fast dato")),
         ]
-        zones = list(timezone_names())
-        if current_zone and current_zone not in zones:
-            zones.append(current_zone)
-        self.timezone.choices = [(z, z.replace("_", " ")) for z in zones]
+        common = [z for z in timezone_names() if z in COMMON_ZONES]
+        rest = [z for z in timezone_names() if z not in COMMON_ZONES]
+        if current_zone and current_zone not in common and current_zone not in rest:
+            rest.append(current_zone)
+        self.zone_names = {*common, *rest}
+        # Two groups: the common zones (Europe/Oslo first), then every zone, A to Z.
+        self.timezone.choices = {
+            str(_l("Vanlige tidssoner")): [(z, _zone_label(z)) for z in common],
+            str(_l("Alle tidssoner")): [(z, _zone_label(z)) for z in rest],
+        }
         if not self.timezone.data or self.timezone.data == "None":
             self.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
         self.timezone.validate_choice = False  # checked in validate_timezone, in Norwegian
         self.regions.choices = [(r, r) for r in regions]
         self.counties.choices = [(number, name) for number, name in counties]
+        # Each programme's organiser name and mailbox ride along, so the page's script can
+        # fill them in when the programme is chosen (only into fields not yet typed in).
+        self.programme_ids = {str(p.id): p.id for p in programmes}
+        self.programme.choices = [("", _l("Ingen"))] + [
+            (
+                str(p.id),
+                p.title,
+                {
+                    "data-organiser-name": p.organiser_name,
+                    "data-organiser-email": p.organiser_email,
+                },
+            )
+            for p in programmes
+        ]
+        if not self.shown_times.data:
+            self.shown_times.data = self._times_now()
+
+    def _times_now(self) -> str:
+        """The start and end fields as they are now, as shown_times records them."""
+        fields = (self.start_date, self.start_time, self.end_date, self.end_time)
+        return "{} {}|{} {}".format(*(field._value().strip() for field in fields))
+
+    def follow_start(self) -> bool:
+        """When only the start was moved, move the end by as much (keeping the duration in
+        wall-clock time, also across a change to or from summer time). True if it moved."""
+        shown = (self.shown_times.data or "").split("|")
+        if len(shown) != 2 or self.start_date.data is None or self.start_time.data is None:
+            return False
+        submitted = self._times_now().split("|")
+        if submitted[0] == shown[0] or submitted[1] != shown[1]:
+            return False  # the start is where it was, or the end was changed too
+        before_start = _parse_local(shown[0])
+        end_date, _space, end_time = shown[1].partition(" ")
+        if before_start is None:
+            return False
+        before_end = _parse_local(f"{end_date or shown[0].partition(' ')[0]} {end_time}")
+        if before_end is None or before_end <= before_start:
+            return False
+        new_start = datetime.combine(self.start_date.data, self.start_time.data)
+        new_end = new_start + (before_end - before_start)
+        moved_date = bool(end_date) or new_end.date() != new_start.date()
+        self.end_time.data = new_end.time()
+        # An end on the start's day keeps an empty end date ("same day"), as it was typed.
+        self.end_date.data = new_end.date() if moved_date else None
+        # What the fields show if the page comes back, and what "required" looks at.
+        self.end_time.raw_data = [new_end.strftime("%H:%M")]
+        self.end_date.raw_data = [new_end.date().isoformat() if moved_date else ""]
+        self.end_date.process_errors = self.end_time.process_errors = []
+        return True
 
     @classmethod
-    def for_event(cls, event: Event, regions, counties) -> EventForm:
+    def for_event(cls, event: Event, regions, counties, programmes=()) -> EventForm:
         """The form filled from an event, times shown in its own zone."""
         start, end = event.local_start, event.local_end
         data = {
@@ -283,6 +360,7 @@ class EventForm(FlaskForm):
             "join_url": event.join_url,
             "organiser_name": event.organiser_name,
             "organiser_email": event.organiser_email,
+            "programme": str(event.programme_id) if event.programme_id else "",
         }
         if event.registration_opens_at:
             opens = event.registration_opens_at.astimezone(event.zone)
@@ -304,11 +382,37 @@ class EventForm(FlaskForm):
             }
         else:
             data["deadline_mode"] = "start"
-        return cls(regions, counties, current_zone=event.timezone, data=data)
+        return cls(regions, counties, current_zone=event.timezone, programmes=programmes, data=data)
+
+    @classmethod
+    def copy_of(
+        cls, event: Event, slug: str, regions, counties, programmes=(), days: int = 7
+    ) -> EventForm:
+        """The form for a copy of an event: everything as it was, a free slug, and every date
+        (start, end, registration opening, a fixed deadline) `days` later."""
+        form = cls.for_event(event, regions, counties, programmes)
+        form.slug.data = slug
+        step = timedelta(days=days)
+        for name in ("start_date", "end_date", "opens_date", "deadline_date"):
+            if form[name].data:
+                form[name].data = form[name].data + step
+        form.shown_times.data = form._times_now()
+        return form
 
     def validate_timezone(self, field):
-        if field.data not in {value for value, _ in field.choices}:
+        if field.data not in self.zone_names:
             raise ValidationError(_l("Velg en tidssone fra listen, f.eks. Europe/Oslo."))
+
+    def validate_programme(self, field):
+        if field.data and field.data not in self.programme_ids:
+            raise ValidationError(_l("Velg et program fra listen."))
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, after moving the end with a start that alone was moved."""
+        if self.is_submitted():
+            self.follow_start()
+        ok = super().validate(extra_validators)
+        return self._require_for_mode() and ok
 
     def validate_slug(self, field):
         if field.data in RESERVED_SLUGS:
@@ -318,18 +422,28 @@ class EventForm(FlaskForm):
         if field.data and not self.opens_date.data:
             raise ValidationError(_l("Velg også en dato for når påmeldingen åpner."))
 
-    def validate_deadline_days(self, field):
-        if self.deadline_mode.data == "relative" and field.data is None:
-            raise ValidationError(_l("Skriv hvor mange dager før start fristen er."))
-
-    def validate_deadline_date(self, field):
-        if self.deadline_mode.data == "absolute" and field.data is None:
-            raise ValidationError(_l("Velg fristdato."))
+    def _require_for_mode(self) -> bool:
+        """The fields the chosen kind of deadline needs (Optional() stops a field's own
+        checks when it is empty, so these are checked here, after them)."""
+        needed = {
+            "relative": (self.deadline_days, _l("Skriv hvor mange dager før start fristen er.")),
+            "absolute": (self.deadline_date, _l("Velg fristdato.")),
+        }.get(self.deadline_mode.data)
+        if needed is None:
+            return True
+        field, message = needed
+        if field.data is None and not field.errors:
+            field.errors = [*field.errors, message]
+            return False
+        return True
 
     def attach_errors(self, errors: dict[str, str]) -> None:
         """Show the service's errors (keyed by model field) next to the right inputs."""
         for key, message in errors.items():
-            if key == "deadline":
+            if key == "ends_at" and self.end_date.data and self.start_date.data:
+                # An end on an earlier day is the end date's fault; on the same day, the time's.
+                name = "end_date" if self.end_date.data < self.start_date.data else "end_time"
+            elif key == "deadline":
                 name = {"absolute": "deadline_date", "relative": "deadline_days"}.get(
                     self.deadline_mode.data, "deadline_mode"
                 )
@@ -375,7 +489,18 @@ class EventForm(FlaskForm):
             join_url=self.join_url.data or "",
             organiser_name=" ".join((self.organiser_name.data or "").split()),
             organiser_email=(self.organiser_email.data or "").lower(),
+            programme_id=self.programme_ids.get(self.programme.data or ""),
         )
+
+
+def _parse_local(text: str) -> datetime | None:
+    """'2020-05-05 14:00' as a naive local date-time, or None when it is not one."""
+    for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text.strip(), pattern)
+        except ValueError:
+            continue
+    return None
 
 
 class MaterialForm(Form):

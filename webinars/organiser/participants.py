@@ -52,15 +52,15 @@ def participants_csv(slug):
         rows,
         labels=exports.Labels.current(),
         zone=event.zone,
+        about=exports.About.of(event),
         delimiter=";" if request.args.get("sep") == "semicolon" else ",",
         reported=attendance.report_of(event) is not None,
     )
+    name = exports.filename(event.slug, "csv", event.local_start.date())
     return Response(
         body,
         mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{exports.filename(event.slug, "csv")}"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -74,13 +74,14 @@ def participants_xlsx(slug):
         rows,
         labels=exports.Labels.current(),
         zone=event.zone,
+        about=exports.About.of(event),
         reported=attendance.report_of(event) is not None,
     )
     return send_file(
         workbook,
         mimetype=exports.XLSX_MIMETYPE,
         as_attachment=True,
-        download_name=exports.filename(event.slug, "xlsx"),
+        download_name=exports.filename(event.slug, "xlsx", event.local_start.date()),
     )
 
 
@@ -147,6 +148,7 @@ def add_participant(slug):
             role=form.role.data,
             municipality=form.municipality.data,
             organisation=form.organisation.data or "",
+            question=form.question.data or "",
         )
     except registrations.NotEligible as exc:
         form.municipality.errors = [exc.message]

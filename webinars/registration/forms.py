@@ -11,12 +11,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from .. import municipalities as register
 from ..extensions import db
 from ..models import ROLES, Event, Municipality
+from ..questions import MAX_LENGTH as QUESTION_LENGTH
 from ..registrations import eligible
-from ..validators import mail_address, single_line, strip
+from ..validators import at_most, line_breaks, mail_address, multi_line, single_line, strip
 
 
 class RegistrationForm(FlaskForm):
-    """Name, e-mail, role, municipality (by number) and an optional organisation."""
+    """Name, e-mail, role, municipality (by number), an optional organisation and question."""
 
     name = StringField(
         _l("Navn"),
@@ -56,6 +57,11 @@ class RegistrationForm(FlaskForm):
             Length(max=200, message=_l("Organisasjonen kan være høyst %(max)d tegn.")),
             single_line,
         ],
+    )
+    question = TextAreaField(
+        _l("Spørsmål til arrangørene (valgfritt)"),
+        filters=[line_breaks],
+        validators=[Optional(), at_most(QUESTION_LENGTH), multi_line],
     )
 
     #: The honeypot: hidden from people (and from screen readers), filled in by bots. A POST

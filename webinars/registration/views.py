@@ -122,6 +122,7 @@ def register(slug):
             role=form.role.data,
             municipality=form.municipality.data,
             organisation=form.organisation.data or "",
+            question=form.question.data or "",
             locale=str(get_locale() or "nb"),
         )
     except registrations.NotEligible as exc:

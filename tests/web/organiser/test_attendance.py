@@ -62,7 +62,7 @@ def test_the_wrong_event_or_no_e_mail_column_gets_a_message(signed_in, create_ev
 
     wrong = upload(signed_in, "webinar-2", ZOOM)
     assert wrong.status_code == 422
-    assert "Rapporten gjelder et møte 2020-05-12" in wrong.text
+    assert "Rapporten gjelder et møte 12. mai 2020" in wrong.text
     no_email = upload(signed_in, "webinar-2", b"name,phone\nKari,1\n")
     assert no_email.status_code == 422 and "Fant ingen kolonne med e-postadresser" in no_email.text
     assert (

@@ -9,6 +9,7 @@ import io
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -485,7 +486,15 @@ HEADER = [
     "Registrert",
     "Deltok",
     "Minutter deltatt",
+    # Added at the end, so the columns before keep their places.
+    "Arrangement",
+    "Arrangementsdato",
 ]
+
+
+def local_day(event) -> str:
+    """The event's date in its own zone, as the exports write it."""
+    return event.starts_at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
 
 
 def read_csv(response, delimiter=","):
@@ -497,7 +506,13 @@ def read_csv(response, delimiter=","):
 def test_csv_has_bom_header_and_norwegian_letters(
     app, signed_in, create_event, create_registration
 ):
-    event = create_event(slug="akson-stormote", title="Akson stormøte")
+    start = datetime(2030, 5, 5, 12, tzinfo=UTC)
+    event = create_event(
+        slug="akson-stormote",
+        title="Akson stormøte",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1, minutes=30),
+    )
     aase = create_registration(
         event,
         name="Åse Ærø Øvrebø",
@@ -513,8 +528,9 @@ def test_csv_has_bom_header_and_norwegian_letters(
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    # Named after the event and its date, so downloads of several events stay apart.
     assert response.headers["Content-Disposition"] == (
-        'attachment; filename="akson-stormote-deltakere.csv"'
+        'attachment; filename="deltakere-akson-stormote-2030-05-05.csv"'
     )
     rows = read_csv(response)
     assert rows[0] == HEADER
@@ -531,6 +547,8 @@ def test_csv_has_bom_header_and_norwegian_letters(
         "2020-05-04 13:05",
         "",
         "",
+        "Akson stormøte",
+        "2030-05-05",
     ]
 
 
@@ -651,7 +669,7 @@ def test_xlsx_cells_are_typed(app, signed_in, create_event, create_registration)
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     assert response.headers["Content-Disposition"] == (
-        "attachment; filename=akson-stormote-deltakere.xlsx"
+        f"attachment; filename=deltakere-akson-stormote-{local_day(event)}.xlsx"
     )
     sheet = read_xlsx(response)
     assert [cell.value for cell in sheet[1]] == HEADER
@@ -666,6 +684,10 @@ def test_xlsx_cells_are_typed(app, signed_in, create_event, create_registration)
     assert when.is_date
     assert when.value == datetime(2020, 5, 4, 13, 5)
     assert when.number_format == "yyyy-mm-dd hh:mm"
+    title, day = sheet[2][11:13]
+    assert (title.value, title.data_type) == (event.title, "s")
+    assert day.is_date and day.value.date().isoformat() == local_day(event)
+    assert day.number_format == "yyyy-mm-dd"
 
 
 def test_xlsx_cannot_be_given_a_formula_through_rich_text_markup(
@@ -693,7 +715,7 @@ def test_xlsx_has_frozen_header_and_autofilter(signed_in, create_event, create_r
     sheet = read_xlsx(signed_in.get(f"/organiser/events/{event.slug}/participants.xlsx"))
 
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:K3"
+    assert sheet.auto_filter.ref == "A1:M3"
     assert sheet.column_dimensions["B"].width >= len("kari@kommune.no")
     assert sheet.max_row == 3
 
