@@ -202,7 +202,7 @@ def statuses_of(email: str, event_ids: Sequence[int]) -> dict[int, str]:
             Registration.status.in_(ACTIVE),
         )
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 class Eligibility(Protocol):
