@@ -229,7 +229,7 @@ CHROME = [
     "Hvem er det for?",
     "Om arrangementet",
     "Påmelding",
-    "Legg til i kalender (.ics)",
+    "Legg til i Google Kalender",
     "Meld meg på",
     "Navn",
     "E-postadresse",
