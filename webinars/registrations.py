@@ -416,15 +416,28 @@ def _register_all(
     event: Event, others: list[Event], fields: dict, now, by_organiser: bool
 ) -> tuple[Registration, bool]:
     """Register for the event and the others; in the order of their ids, so that two
-    series registrations lock the same events in the same order and never deadlock."""
+    series registrations lock the same events in the same order and never deadlock.
+
+    The rows are written in one flush at the end (the unit of work batches the INSERTs of
+    all the events), and the person is noted as a contact once.
+    """
     made = {}
-    for each in sorted([event, *others], key=lambda e: e.id):
-        try:
-            made[each.id] = _register(each, fields, now, by_organiser)
-        except RegistrationError as exc:
-            if each is event:
-                raise
-            raise SeriesEventError(each, exc) from None
+    with db.session.no_autoflush:
+        for each in sorted([event, *others], key=lambda e: e.id):
+            try:
+                made[each.id] = _register(each, fields, now, by_organiser)
+            except RegistrationError as exc:
+                if each is event:
+                    raise
+                raise SeriesEventError(each, exc) from None
+        if any(new for _registration, new in made.values()):
+            contacts.note_registrant(
+                name=fields["name"],
+                email=fields["email"],
+                role=fields["role"],
+                municipality=fields["municipality_number"],
+            )
+    db.session.flush()
     return made[event.id]
 
 
@@ -456,14 +469,7 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     )
     db.session.add(registration)
     messages.queue_confirmation(registration, issue_token(registration))
-    db.session.flush()
     _count_made(event, made)
-    contacts.note_registrant(
-        name=fields["name"],
-        email=fields["email"],
-        role=fields["role"],
-        municipality=fields["municipality_number"],
-    )
     return registration, True
 
 
