@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from ..extensions import db
 from ..models import ROLES, Event, Municipality
-from ..registrations import SeriesEventError, eligible, refusal, series_candidates
+from ..registrations import eligible, refusal, series_candidates
 from ..validators import mail_address, single_line, strip
 
 
@@ -107,7 +107,14 @@ class RegistrationForm(FlaskForm):
                 continue
             closed = self.candidates.get(slug)
             if closed is not None:
-                raise ValidationError(SeriesEventError(closed, refusal(closed)).message)
+                raise ValidationError(
+                    _l(
+                        "«%(title)s» tar ikke imot påmeldinger lenger: %(reason)s Det er tatt "
+                        "bort fra listen; send skjemaet på nytt for de andre.",
+                        title=closed.title,
+                        reason=refusal(closed).message,
+                    )
+                )
             raise ValidationError(_l("Velg bare blant arrangementene i listen."))
 
     def validate_role(self, field):

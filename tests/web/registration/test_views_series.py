@@ -228,8 +228,19 @@ def test_a_ticked_event_that_closed_meanwhile_is_named(app, client, series):
 
     assert response.status_code == 422
     error = re.search(r'<p class="error" id="events-error">([^<]+)</p>', response.text)[1]
-    assert "«Webinar 2: Intensjonserklæringen»" in error
+    assert "«Webinar 2: Intensjonserklæringen» tar ikke imot påmeldinger lenger" in error
     assert "Påmeldingsfristen har gått ut." in error
+    assert 'value="webinar-2"' not in response.text  # taken off the list
+    assert nothing_stored(app)
+
+
+def test_the_series_error_in_english(app, client, series):
+    change(app, series[3], eligible_regions="Nord")
+    client.get("/?lang=en")
+    response = post(client, "stormote", events=["webinar-3"])
+    assert response.status_code == 422
+    assert "You cannot register for “Webinar 3: Styringsdokumentet”" in response.text
+    assert "This event is not open to municipalities in this region." in response.text
     assert nothing_stored(app)
 
 
