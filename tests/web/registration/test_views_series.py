@@ -2,6 +2,7 @@
 pages after registering offer the programme's other open events with one click."""
 
 import re
+import threading
 from datetime import timedelta
 
 import icalendar
@@ -385,3 +386,67 @@ def test_one_click_from_the_registrants_page_is_guarded(app, client, series, cre
     assert closed.status_code == 403 and "Påmeldingsfristen har gått ut." in closed.text
     assert closed.headers["Cache-Control"] == "no-store"
     assert count(app, Registration) == 1
+
+
+# --- many browsers at once -------------------------------------------------------------------
+
+
+def series_at_once(app, posts: list[tuple[str, str, list[str]]]) -> list[int]:
+    """Each thread is one browser: GET its form, wait for the others, POST its series."""
+    barrier = threading.Barrier(len(posts))
+    statuses, errors = [], []
+
+    def browser(slug, address, ticked):
+        try:
+            client = app.test_client()
+            token = form_token(client.get(f"/events/{slug}").text)
+            barrier.wait(timeout=60)
+            data = {**PERSON, "email": address, "csrf_token": token, "events": ticked}
+            statuses.append(client.post(f"/events/{slug}/register", data=data).status_code)
+        except Exception as exc:  # collected and reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=browser, args=post) for post in posts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    return statuses
+
+
+def test_series_registrations_at_once_neither_deadlock_nor_oversell(app, series):
+    change(app, series[2], capacity=5, waitlist=True)
+    # Half start from the meeting, half from the last webinar: the same four events, named
+    # in opposite orders. They are locked in one order, so none waits for another forever.
+    forward = ("stormote", ["webinar-1", "webinar-2", "webinar-3"])
+    backward = ("webinar-3", ["webinar-2", "webinar-1", "stormote"])
+    posts = [
+        (slug, f"p{n}@kommune.no", ticked)
+        for n, (slug, ticked) in enumerate([forward, backward] * 6)
+    ]
+
+    statuses = series_at_once(app, posts)
+
+    assert statuses == [303] * 12
+    assert count(app, Registration) == 48 and count(app, OutboxMessage) == 48
+    with within(app):
+        webinar = db.session.get(Event, series[2].id)
+        assert webinar.seats_taken == 5
+    confirmed = count(
+        app,
+        Registration,
+        Registration.event_id == series[2].id,
+        Registration.status == Registration.CONFIRMED,
+    )
+    assert confirmed == 5
+
+
+def test_the_same_series_at_once_makes_one_registration_per_event(app, series):
+    ticked = ["webinar-1", "webinar-2", "webinar-3"]
+    statuses = series_at_once(app, [("stormote", "Kari@kommune.no", ticked)] * 6)
+    assert statuses == [303] * 6
+    assert set(registrations_of(app, "kari@kommune.no")) == {e.slug for e in series}
+    assert count(app, Registration) == 4
+    assert count(app, OutboxMessage) == 4  # the repeats within 10 minutes re-send nothing
