@@ -16,10 +16,13 @@ use is printed next to the server's.
 
 (a) GET /healthz. (b) Each client first GETs the event page once for its session cookie and
 CSRF token, then POSTs registrations with unique e-mails (eligible municipalities in turn)
-and expects 303. After an untimed warm-up of each, (a) and (b) alternate in short rounds, so
-that both meet the same background load on a shared machine. Afterwards the database must
-hold exactly one registration and one queued confirmation per 303. Exit status 1 when the
-target (POST rate >= 12 % of the /healthz rate, zero errors) or that check fails.
+and expects 303. The form posts the series field as a browser does with one of the
+programme's other events ticked (`--series N` ticks N of them, 0 leaves the field out), so
+each POST registers for 1 + N events. After an untimed warm-up of each, (a) and (b)
+alternate in short rounds, so that both meet the same background load on a shared machine.
+Afterwards the database must hold exactly one registration and one queued confirmation per
+303 and event. Exit status 1 when the target (POST rate >= 12 % of the /healthz rate, zero
+errors) or that check fails.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Server, Workspace, http, percentile  # noqa: E402
 
 EVENT = "akson-stormote"
+#: The programme's other events, in the order the form lists them.
+SERIES = ("akson-webinar-1", "akson-webinar-2", "akson-webinar-3")
 TARGET_RATIO = 0.12
 DRAIN_SECONDS = 30  # a request still open this long after the phase ends counts as an error
 
@@ -71,7 +76,7 @@ class Registrations:
 
     expected = 303
 
-    def __init__(self, port: int, tag: str):
+    def __init__(self, port: int, tag: str, ticked: tuple[str, ...] = SERIES[:1]):
         status, headers, body = http(port, "GET", f"/events/{EVENT}")
         if status != 200:
             raise RuntimeError(f"GET /events/{EVENT} answered {status}")
@@ -80,6 +85,9 @@ class Registrations:
         self.municipalities = re.findall(rb'<option value="(\d{4})"', body)
         if token is None or not self.municipalities:
             raise RuntimeError("the event page has no registration form")
+        offered = re.findall(rb'name="events" value="([^"]+)"', body)
+        if any(slug.encode() not in offered for slug in ticked):
+            raise RuntimeError(f"the form does not offer {ticked} (it offers {offered})")
         self.tag = tag
         self.count = 0
         self.head = (
@@ -87,7 +95,13 @@ class Registrations:
             f"Connection: close\r\nCookie: {cookie}\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n"
         ).encode()
-        self.tail = b"&role=ordforer&organisation=&csrf_token=" + quote_plus(token[1]).encode()
+        series = "".join(f"&events={slug}" for slug in ticked).encode()
+        self.tail = (
+            b"&role=ordforer&organisation="
+            + series
+            + b"&csrf_token="
+            + quote_plus(token[1]).encode()
+        )
 
     def next(self) -> tuple[bytes, str]:
         self.count += 1
@@ -248,13 +262,13 @@ def _status(response: bytearray) -> int:
     return 0
 
 
-def _client_process(port, kind, tag, count, start_at_pipe, stop_seconds, out):
+def _client_process(port, kind, tag, count, start_at_pipe, stop_seconds, out, ticked):
     """One client process: prepare its clients, wait for the start signal, run, report."""
     try:
         if kind == "healthz":
             clients = [Healthz(port) for _ in range(count)]
         else:
-            clients = [Registrations(port, f"{tag}-{i}") for i in range(count)]
+            clients = [Registrations(port, f"{tag}-{i}", ticked) for i in range(count)]
         out.send("ready")
         start_at = start_at_pipe.recv()
         out.send(run_load(port, clients, start_at, start_at + stop_seconds))
@@ -270,6 +284,7 @@ def run_phase(
     concurrency: int,
     processes: int,
     server_cpu=lambda: 0.0,
+    ticked: tuple[str, ...] = SERIES[:1],
 ) -> Result:
     """Run `concurrency` clients split over `processes` processes for `seconds`.
 
@@ -284,7 +299,7 @@ def run_phase(
         out_recv, out_send = ctx.Pipe(duplex=False)
         process = ctx.Process(
             target=_client_process,
-            args=(port, kind, f"{tag}{index}", count, start_recv, seconds, out_send),
+            args=(port, kind, f"{tag}{index}", count, start_recv, seconds, out_send, ticked),
             daemon=True,
         )
         process.start()
@@ -356,28 +371,27 @@ def print_figures(rows: list[Figures]) -> None:
         )
 
 
-def check_database(db_path: Path, succeeded: list[str]) -> tuple[bool, str]:
-    """Exactly one registration and one queued confirmation for every e-mail answered 303."""
+def check_database(
+    db_path: Path, succeeded: list[str], events: tuple[str, ...] = (EVENT,)
+) -> tuple[bool, str]:
+    """For every e-mail answered 303, exactly one registration and one queued confirmation
+    for each of the events it posted, and nothing else."""
     con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        (event_id,) = con.execute("SELECT id FROM events WHERE slug = ?", (EVENT,)).fetchone()
         registrations = Counter(
-            email
-            for (email,) in con.execute(
-                "SELECT email FROM registrations WHERE event_id = ? AND status = 'confirmed'",
-                (event_id,),
+            con.execute(
+                "SELECT r.email, e.slug FROM registrations r JOIN events e ON e.id = r.event_id"
+                " WHERE r.status = 'confirmed'"
             )
         )
-        all_registrations = con.execute(
-            "SELECT count(*) FROM registrations WHERE event_id = ?", (event_id,)
-        ).fetchone()[0]
+        all_registrations = con.execute("SELECT count(*) FROM registrations").fetchone()[0]
         messages = Counter(
-            email
-            for (email,) in con.execute(
-                "SELECT o.recipient FROM outbox o JOIN registrations r ON r.id = o.registration_id"
+            con.execute(
+                "SELECT o.recipient, e.slug FROM outbox o"
+                " JOIN registrations r ON r.id = o.registration_id"
+                " JOIN events e ON e.id = r.event_id AND e.id = o.event_id"
                 " WHERE o.kind = 'confirmation' AND o.status = 'queued' AND o.token IS NOT NULL"
-                " AND r.email = o.recipient AND r.event_id = ?",
-                (event_id,),
+                " AND r.email = o.recipient"
             )
         )
         all_messages = con.execute(
@@ -386,21 +400,22 @@ def check_database(db_path: Path, succeeded: list[str]) -> tuple[bool, str]:
     finally:
         con.close()
     answered = Counter(succeeded)
+    expected = Counter((email, slug) for email in answered for slug in events)
     problems = []
     if any(n != 1 for n in answered.values()):
         problems.append("an e-mail was answered 303 twice")
-    if registrations != answered or all_registrations != len(answered):
-        missing = len(set(answered) - set(registrations))
-        extra = all_registrations - (len(answered) - missing)
+    if registrations != expected or all_registrations != len(expected):
+        missing = len(set(expected) - set(registrations))
+        extra = all_registrations - (len(expected) - missing)
         problems.append(f"registrations: {missing} answered but not stored, {extra} not answered")
-    if messages != answered or all_messages != len(answered):
+    if messages != expected or all_messages != len(expected):
         problems.append(
-            f"confirmations: {all_messages} queued for {len(answered)} answers"
+            f"confirmations: {all_messages} queued for {len(expected)} registrations answered"
             f" ({sum(messages.values())} matched to their registration)"
         )
     summary = (
-        f"303 answers {len(answered)}, registrations {all_registrations}, "
-        f"queued confirmations {all_messages}"
+        f"303 answers {len(answered)} for {len(events)} event(s) each, "
+        f"registrations {all_registrations}, queued confirmations {all_messages}"
     )
     return not problems, summary + ("" if not problems else " — " + "; ".join(problems))
 
@@ -421,8 +436,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--client-processes", type=int, default=1, help="processes the load client is split over"
     )
+    parser.add_argument(
+        "--series",
+        type=int,
+        default=1,
+        choices=range(len(SERIES) + 1),
+        help="other events of the programme ticked on each POST (0: no series field)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
     args = parser.parse_args(argv)
+    ticked = SERIES[: args.series]
     if (
         args.seconds <= 0
         or args.rounds < 1
@@ -442,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             f"gunicorn -w {args.workers} -k sync on 127.0.0.1:{server.port}, SQLite at "
             f"{workspace.db_path}; concurrency {args.concurrency}; {args.seconds:g} s of each "
             f"kind in {args.rounds} alternating rounds after {args.warmup:g} s warm-up; "
-            f"client in {args.client_processes} process(es)"
+            f"client in {args.client_processes} process(es); each POST ticks "
+            f"{', '.join(ticked) or 'no other event'}"
         )
         kinds = {"healthz": "(a) GET /healthz", "register": "(b) POST register"}
         totals = {kind: Result() for kind in kinds}
@@ -450,7 +474,13 @@ def main(argv: list[str] | None = None) -> int:
         for kind, name in kinds.items():
             if args.warmup:
                 warm = run_phase(
-                    server.port, kind, "w", args.warmup, args.concurrency, args.client_processes
+                    server.port,
+                    kind,
+                    "w",
+                    args.warmup,
+                    args.concurrency,
+                    args.client_processes,
+                    ticked=ticked,
                 )
                 answered += warm.succeeded
                 if warm.errors:
@@ -465,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.concurrency,
                     args.client_processes,
                     server_cpu=server.cpu_seconds,
+                    ticked=ticked,
                 )
                 answered += result.succeeded
                 totals[kind].add(result, parallel=False)
@@ -491,9 +522,9 @@ def main(argv: list[str] | None = None) -> int:
             f"target (ratio >= {TARGET_RATIO:.0%}, zero errors): "
             f"{'PASS' if target_ok else 'FAIL'} ({healthz.errors + post.errors} errors)"
         )
-        db_ok, summary = check_database(workspace.db_path, answered)
+        db_ok, summary = check_database(workspace.db_path, answered, (EVENT, *ticked))
         print(
-            f"database check (each 303 = one registration + one queued confirmation): "
+            f"database check (each 303 = one registration + one queued confirmation per event): "
             f"{'PASS' if db_ok else 'FAIL'} — {summary}"
         )
         if not (target_ok and db_ok):

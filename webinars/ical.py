@@ -1,8 +1,11 @@
-"""The one iCalendar builder (RFC 5545/5546): invites, cancellations, downloads and the feed.
+"""The one iCalendar builder (RFC 5545/5546): invites, cancellations, downloads and feeds,
+and the links that put an event into a web calendar (Google, Outlook.com, Microsoft 365) or
+subscribe to a feed (webcal:).
 
-Public files (METHOD:PUBLISH) never carry the join link or a personal link: calendars get
-shared. Personal invites (METHOD:REQUEST / CANCEL) carry the join link, the organiser's
-mailbox as ORGANIZER and the registrant as ATTENDEE with RSVP=FALSE.
+Public files (METHOD:PUBLISH) and public links never carry the join link or a personal link:
+calendars get shared. Personal invites (METHOD:REQUEST / CANCEL) carry the join link, the
+organiser's mailbox as ORGANIZER and the registrant as ATTENDEE with RSVP=FALSE; so do the
+registrant's own "add to calendar" links, which appear only on their page and in their mail.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -222,19 +225,24 @@ def _vevent(
     vevent.add("transp", "OPAQUE")
     status = "CANCELLED" if cancelled or event.status == "cancelled" else "CONFIRMED"
     vevent.add("status", status)
-    lines = [event.description.strip()] if event.description.strip() else []
-    if private and event.join_url:
-        vevent.add("location", event.join_url)
-        lines.append(_("Delta i møtet: %(url)s", url=event.join_url))
-    else:
-        if event.location:
-            vevent.add("location", event.location)
-        lines.append(_("Mer informasjon og påmelding: %(url)s", url=event_url(event)))
-    vevent.add("description", "\n\n".join(lines))
+    location, description = _place_and_details(event, private=private)
+    if location:
+        vevent.add("location", location)
+    vevent.add("description", description)
     organizer = _organizer(event, required=personal)
     if organizer is not None:
         vevent.add("organizer", organizer)
     return vevent
+
+
+def _place_and_details(event: Event, *, private: bool) -> tuple[str, str]:
+    """LOCATION and DESCRIPTION: the join link only where `private` (the registrant's own)."""
+    lines = [event.description.strip()] if event.description.strip() else []
+    if private and event.join_url:
+        lines.append(_("Delta i møtet: %(url)s", url=event.join_url))
+        return event.join_url, "\n\n".join(lines)
+    lines.append(_("Mer informasjon og påmelding: %(url)s", url=event_url(event)))
+    return event.location, "\n\n".join(lines)
 
 
 def _attendee(registration: Registration) -> vCalAddress:
@@ -319,3 +327,72 @@ def calendar_uid(slug: str) -> str:
     """The event's UID: derived from its first slug and our host, fixed for its lifetime."""
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
     return f"{slug}@{host}"
+
+
+# --- links: add one event to a web calendar, subscribe to a feed ----------------------------
+
+GOOGLE = "https://calendar.google.com/calendar/render"
+OUTLOOK_COM = "https://outlook.live.com/calendar/0/deeplink/compose"
+MICROSOFT_365 = "https://outlook.office.com/calendar/0/deeplink/compose"
+#: A longer description is cut here in links: the calendars refuse very long addresses.
+MAX_LINK_DETAILS = 1000
+
+
+class CalendarLinks(NamedTuple):
+    """Where to add one event: Google, Outlook.com (personal), Microsoft 365 (work or school),
+    and the .ics file (Apple Calendar, desktop Outlook and the rest)."""
+
+    google: str
+    outlook_com: str
+    microsoft_365: str
+    ics: str
+
+
+def calendar_links(event: Event, *, private: bool = False, ics: str | None = None) -> CalendarLinks:
+    """The "add to calendar" links of an event; with `private`, the registrant's own (join link).
+
+    Times are UTC instants written with Z, so every calendar places them right across
+    daylight saving whatever its own zone. `ics` is the file to offer (default: the public one).
+    """
+    location, details = _place_and_details(event, private=private)
+    if len(details) > MAX_LINK_DETAILS:
+        details = details[: MAX_LINK_DETAILS - 1].rstrip() + "…"
+    start, end = event.starts_at.astimezone(UTC), event.ends_at.astimezone(UTC)
+    google = {
+        "action": "TEMPLATE",
+        "text": event.title,
+        "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}",
+        "details": details,
+        "location": location,
+    }
+    outlook = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": event.title,
+        "startdt": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+        "enddt": f"{end:%Y-%m-%dT%H:%M:%SZ}",
+        "body": details,
+        "location": location,
+    }
+    return CalendarLinks(
+        google=f"{GOOGLE}?{urlencode(google, quote_via=quote)}",
+        outlook_com=f"{OUTLOOK_COM}?{urlencode(outlook, quote_via=quote)}",
+        microsoft_365=f"{MICROSOFT_365}?{urlencode(outlook, quote_via=quote)}",
+        ics=ics or f"{event_url(event)}/calendar.ics",
+    )
+
+
+class FeedLinks(NamedTuple):
+    """A feed to subscribe to: webcal: for Apple and Outlook, Google's own subscribe page,
+    and the plain https address to paste anywhere."""
+
+    webcal: str
+    google: str
+    url: str
+
+
+def feed_links(path: str) -> FeedLinks:
+    """Subscription links for the feed at `path` (e.g. /calendar.ics) on PUBLIC_URL's host."""
+    url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}{path}"
+    webcal = "webcal://" + url.split("://", 1)[1]
+    return FeedLinks(webcal=webcal, google=f"{GOOGLE}?cid={quote(webcal, safe='')}", url=url)

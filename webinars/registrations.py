@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Protocol
@@ -99,6 +100,27 @@ class NotEligible(RegistrationError):
     message = _l("Dette arrangementet er ikke for kommuner i denne regionen.")
 
 
+class SeriesEventError(RegistrationError):
+    """One of the other events ticked in the same submit cannot take the registration.
+
+    Nothing of the submit is stored, for this event nor the others; `event` says which one.
+    """
+
+    status = 422
+
+    def __init__(self, event: Event, reason: RegistrationError):
+        self.event = event
+        self.reason = reason
+        super().__init__(
+            _l(
+                "Du kan ikke melde deg på «%(title)s»: %(reason)s Fjern krysset for det "
+                "arrangementet og send skjemaet på nytt.",
+                title=event.title,
+                reason=reason.message,
+            )
+        )
+
+
 # --- the rules ------------------------------------------------------------------------------
 
 
@@ -128,6 +150,68 @@ def is_open(event: Event, now: datetime | None = None) -> bool:
     except RegistrationError:
         return False
     return True
+
+
+def takes_more(event: Event) -> bool:
+    """Whether a new registration gets a seat or a place on the waiting list."""
+    return event.capacity is None or event.seats_taken < event.capacity or event.waitlist
+
+
+#: Built once: the other published, unfinished events of a programme (every form asks).
+_SERIES = (
+    select(Event)
+    .where(
+        Event.programme_id == bindparam("programme_id"),
+        Event.id != bindparam("event_id"),
+        Event.status == Event.PUBLISHED,
+        Event.ends_at > bindparam("now"),
+    )
+    .order_by(Event.starts_at, Event.id)
+)
+
+
+def series_candidates(event: Event, now: datetime | None = None) -> list[Event]:
+    """The other published events of the event's programme that have not ended, by start.
+
+    One query (empty for an event outside a programme); `series_choices` keeps the open ones.
+    """
+    if event.programme_id is None:
+        return []
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            _SERIES, {"programme_id": event.programme_id, "event_id": event.id, "now": now}
+        )
+    )
+
+
+def refusal(event: Event, now: datetime | None = None) -> RegistrationError | None:
+    """Why the public form cannot register someone for the event now (None: it can)."""
+    try:
+        check_open(event, now)
+    except RegistrationError as exc:
+        return exc
+    return None if takes_more(event) else EventFull()
+
+
+def series_choices(event: Event, now: datetime | None = None) -> list[Event]:
+    """The other events of the event's programme one can register for right now, by start."""
+    now = now or utcnow()
+    return [other for other in series_candidates(event, now) if refusal(other, now) is None]
+
+
+def statuses_of(email: str, event_ids: Sequence[int]) -> dict[int, str]:
+    """The address's active registrations among these events: status by event id (one query)."""
+    if not event_ids:
+        return {}
+    rows = db.session.execute(
+        select(Registration.event_id, Registration.status).where(
+            Registration.email == email.strip().lower(),
+            Registration.event_id.in_(event_ids),
+            Registration.status.in_(ACTIVE),
+        )
+    )
+    return dict(rows.all())
 
 
 class Eligibility(Protocol):
@@ -316,6 +400,7 @@ def register(
     locale: str = "nb",
     now: datetime | None = None,
     by_organiser: bool = False,
+    also: Sequence[Event] = (),
 ) -> tuple[Registration, bool]:
     """Register someone, or mail an existing registrant their link again.
 
@@ -323,12 +408,16 @@ def register(
     organisers (if any) and its confirmation are one unit of work; a repeat registration's
     new question joins the registration that exists. An organiser (by_organiser=True) may
     register someone outside the registration window; capacity, waiting list, eligibility
-    and duplicates still apply.
+    and duplicates still apply. With `also`, other events of the event's programme: the
+    same person is registered for each of them too (each its own registration, confirmation
+    and invite) in the same unit of work, all or nothing; one that cannot take them raises
+    SeriesEventError. The question goes with the registration to `event` only.
     """
     check_open(event, now, window=not by_organiser)
     kommune = db.session.get(Municipality, municipality)
     if kommune is None or not eligible(event, kommune):
         raise NotEligible()
+    others = _series(event, also, kommune, now)
     email = email.strip().lower()
     fields = {
         "name": " ".join(name.split()),
@@ -340,20 +429,91 @@ def register(
     }
     try:
         with write_transaction():
-            registration, new = _register(event, fields, now, by_organiser)
+            registration, new = _register_all(event, others, fields, now, by_organiser)
             questions.ask(registration, question, now)
             return registration, new
     except IntegrityError:
         # Another request registered the same address a moment ago (the unique index
-        # caught it): nothing of this one is stored; answer as for any repeat.
+        # caught it): nothing of this one is stored. Once more: now the earlier
+        # registration is found under the lock and answered as any repeat.
         if in_write_transaction():
             raise
         with write_transaction():
-            existing = _active(event, email)
-            if existing is None:
-                raise
-            questions.ask(existing, question, now)
-            return _send_again(existing, now, by_organiser), False
+            registration, new = _register_all(event, others, fields, now, by_organiser)
+            questions.ask(registration, question, now)
+            return registration, new
+
+
+def register_for_another(origin: Event, event: Event, **fields) -> tuple[Registration, bool]:
+    """One click from a registration to `origin`: the same person registers for another
+    event of its programme (its own registration, confirmation and invite)."""
+    if event.id == origin.id or origin.programme_id is None:
+        raise EventNotFound()
+    if event.programme_id != origin.programme_id:
+        raise EventNotFound()
+    return register(event, **fields)
+
+
+def person_of(registration: Registration) -> dict[str, str]:
+    """What `register` needs to register this registrant again, for another event."""
+    return {
+        "name": registration.name,
+        "email": registration.email,
+        "role": registration.role,
+        "municipality": registration.municipality_number,
+        "organisation": registration.organisation,
+        "locale": registration.locale,
+    }
+
+
+def _series(
+    event: Event, also: Sequence[Event], kommune: Municipality, now: datetime | None
+) -> list[Event]:
+    """The other events to register for with `event`, each checked: same programme, open
+    right now, for this municipality. Raises SeriesEventError naming the first that is not."""
+    others: dict[int, Event] = {}
+    for other in also:
+        if other.id == event.id or other.id in others:
+            continue
+        if event.programme_id is None or other.programme_id != event.programme_id:
+            raise SeriesEventError(other, EventNotFound())
+        try:
+            check_open(other, now)
+        except RegistrationError as exc:
+            raise SeriesEventError(other, exc) from None
+        if not eligible(other, kommune):
+            raise SeriesEventError(other, NotEligible())
+        others[other.id] = other
+    return list(others.values())
+
+
+def _register_all(
+    event: Event, others: list[Event], fields: dict, now, by_organiser: bool
+) -> tuple[Registration, bool]:
+    """Register for the event and the others; in the order of their ids, so that two
+    series registrations lock the same events in the same order and never deadlock.
+
+    The rows are written in one flush at the end (the unit of work batches the INSERTs of
+    all the events), and the person is noted as a contact once.
+    """
+    made = {}
+    with db.session.no_autoflush:
+        for each in sorted([event, *others], key=lambda e: e.id):
+            try:
+                made[each.id] = _register(each, fields, now, by_organiser)
+            except RegistrationError as exc:
+                if each is event:
+                    raise
+                raise SeriesEventError(each, exc) from None
+        if any(new for _registration, new in made.values()):
+            contacts.note_registrant(
+                name=fields["name"],
+                email=fields["email"],
+                role=fields["role"],
+                municipality=fields["municipality_number"],
+            )
+    db.session.flush()
+    return made[event.id]
 
 
 def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Registration, bool]:
@@ -388,14 +548,7 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
         db.session.flush()  # its number counts itself
         position = waitlist_position(registration)
     messages.queue_confirmation(registration, issue_token(registration), position=position)
-    db.session.flush()
     _count_made(event, made)
-    contacts.note_registrant(
-        name=fields["name"],
-        email=fields["email"],
-        role=fields["role"],
-        municipality=fields["municipality_number"],
-    )
     return registration, True
 
 
@@ -440,12 +593,6 @@ _REGISTRATIONS_OF = (
 def _registrations(event: Event, email: str) -> list[Registration]:
     """This address's registrations for the event, locked until commit (PostgreSQL)."""
     return list(db.session.scalars(_REGISTRATIONS_OF, {"event_id": event.id, "email": email}))
-
-
-def _active(event: Event, email: str) -> Registration | None:
-    return next(
-        (r for r in _registrations(event, email) if r.status != Registration.CANCELLED), None
-    )
 
 
 def _send_again(

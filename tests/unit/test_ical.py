@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -21,7 +22,7 @@ from tests.support import deliver, detach, form_token, within
 from webinars import registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.ical import _vtimezone
+from webinars.ical import _vtimezone, calendar_links, feed_links
 from webinars.models import Event
 
 KARI = {"name": "Kari Nordmann", "email": "kari@kommune.no", "role": "ordforer"}
@@ -492,3 +493,109 @@ def test_public_files_never_carry_private_links(mail_app, smtp, client, create_e
         text = unfolded(data)
         assert event.join_url in text
         assert token not in text and "/r/" not in text
+
+
+# --- links: add to a web calendar, subscribe to a feed ---------------------------------------
+
+
+def _query(url: str) -> tuple[str, dict[str, str]]:
+    """The address without its query, and each parameter decoded (each given exactly once)."""
+    parts = urlsplit(url)
+    values = parse_qs(parts.query, keep_blank_values=True, strict_parsing=True)
+    assert all(len(v) == 1 for v in values.values()), values
+    return f"{parts.scheme}://{parts.netloc}{parts.path}", {k: v[0] for k, v in values.items()}
+
+
+def _google_dates(value: str) -> tuple[datetime, datetime]:
+    start, end = value.split("/")
+    return tuple(datetime.strptime(t, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) for t in (start, end))
+
+
+def _outlook_instant(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "start, wall_clock",
+    [
+        (at(2021, 1, 19, 13), datetime(2021, 1, 19, 14)),  # winter: CET, UTC+1
+        (at(2021, 6, 15, 12), datetime(2021, 6, 15, 14)),  # summer: CEST, UTC+2
+        (at(2021, 3, 28, 8), datetime(2021, 3, 28, 10)),  # the day clocks go forward
+    ],
+)
+def test_calendar_links_carry_utc_instants_across_daylight_saving(
+    ctx, create_event, start, wall_clock
+):
+    event = create_event(
+        title="Webinar 2: Intensjonserklæringen",
+        starts_at=start,
+        ends_at=start + timedelta(minutes=90),
+        location="Digitalt (lenken sendes på e-post)",
+    )
+    # The instant is the one an Oslo organiser meant, whatever zone the calendar is in.
+    assert event.local_start.replace(tzinfo=None) == wall_clock
+    links = calendar_links(event)
+
+    base, google = _query(links.google)
+    assert base == "https://calendar.google.com/calendar/render"
+    assert google["action"] == "TEMPLATE"
+    assert google["text"] == "Webinar 2: Intensjonserklæringen"
+    assert _google_dates(google["dates"]) == (start, start + timedelta(minutes=90))
+    assert google["location"] == "Digitalt (lenken sendes på e-post)"
+    assert "http://webinars.test/events/" + event.slug in google["details"]
+
+    for url, host in (
+        (links.outlook_com, "outlook.live.com"),
+        (links.microsoft_365, "outlook.office.com"),
+    ):
+        base, outlook = _query(url)
+        assert base == f"https://{host}/calendar/0/deeplink/compose"
+        assert outlook["path"] == "/calendar/action/compose" and outlook["rru"] == "addevent"
+        assert outlook["subject"] == "Webinar 2: Intensjonserklæringen"
+        assert _outlook_instant(outlook["startdt"]) == start
+        assert _outlook_instant(outlook["enddt"]) == start + timedelta(minutes=90)
+        assert outlook["body"] == google["details"]
+        assert outlook["location"] == google["location"]
+    assert links.ics == f"http://webinars.test/events/{event.slug}/calendar.ics"
+
+
+def test_public_calendar_links_never_carry_the_join_link(ctx, create_event):
+    event = create_event(join_url="https://meet.example.org/hemmelig-rom")
+    public = calendar_links(event)
+    for url in public[:3]:
+        assert "hemmelig-rom" not in url and "meet.example.org" not in url
+
+    private = calendar_links(event, private=True, ics="/r/token/invite.ics")
+    for url in private[:3]:
+        params = _query(url)[1]
+        place = params["location"]
+        details = params.get("details") or params["body"]
+        assert place == "https://meet.example.org/hemmelig-rom"
+        assert "Delta i møtet: https://meet.example.org/hemmelig-rom" in details
+    assert private.ics == "/r/token/invite.ics"
+
+
+def test_a_long_description_is_cut_in_links(ctx, create_event):
+    event = create_event(description="Akson. " * 1000)
+    for url in calendar_links(event)[:3]:
+        params = _query(url)[1]
+        details = params.get("details") or params["body"]
+        assert len(details) <= 1000 and details.endswith("…")
+        assert len(url) < 8000
+
+
+@pytest.mark.parametrize(
+    "public_url, webcal",
+    [
+        ("https://moter.example.no", "webcal://moter.example.no/calendar.ics"),
+        ("http://127.0.0.1:5000", "webcal://127.0.0.1:5000/calendar.ics"),
+    ],
+)
+def test_feeds_are_offered_as_webcal_from_public_url(app, public_url, webcal):
+    app.config["PUBLIC_URL"] = public_url
+    with app.app_context():
+        links = feed_links("/calendar.ics")
+    assert links.webcal == webcal
+    assert links.url == public_url + "/calendar.ics"
+    base, google = _query(links.google)
+    assert base == "https://calendar.google.com/calendar/render" and google == {"cid": webcal}

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from webinars import registrations
@@ -399,3 +400,77 @@ def test_send_link_is_refused_once_the_event_is_over(ctx, create_event):
     event = create_event(starts_at=start, ends_at=start + timedelta(hours=1))
     with pytest.raises(registrations.LinksClosed):
         registrations.send_link(event, "kari@kommune.no")
+
+
+# --- a series in one go -------------------------------------------------------------------
+
+
+@pytest.fixture
+def series(ctx, create_event, create_programme):
+    """A meeting and three webinars in one programme, as session objects."""
+    start = (utcnow() + timedelta(days=14)).replace(minute=0, second=0, microsecond=0)
+    events = [
+        create_event(
+            slug=f"s{n}",
+            starts_at=start + timedelta(days=n),
+            ends_at=start + timedelta(days=n, hours=1),
+        )
+        for n in range(4)
+    ]
+    create_programme(events)
+    return [db.session.get(Event, e.id) for e in events]
+
+
+def test_a_series_is_one_registration_and_one_confirmation_per_event(series):
+    meeting, *webinars = series
+    registration, new = register(meeting, also=webinars)
+    assert new and registration.event_id == meeting.id
+    rows = db.session.scalars(select(Registration).order_by(Registration.event_id)).all()
+    assert [(r.event_id, r.status) for r in rows] == [(e.id, "confirmed") for e in series]
+    assert [(m.event_id, m.kind, m.invite_method) for m in queued()] == [
+        (e.id, "confirmation", "REQUEST") for e in series
+    ]
+    assert [e.seats_taken for e in series] == [1, 1, 1, 1]
+
+
+def test_series_choices_are_the_open_events_of_the_programme_in_one_query(series, create_event):
+    meeting, first, second, third = series
+    create_event(slug="elsewhere")
+    with write_transaction():
+        second.deadline_days_before, second.deadline_at = None, utcnow() - timedelta(minutes=1)
+    statements = []
+
+    def note(*args):
+        if args[2].startswith("SELECT"):
+            statements.append(args[2])
+
+    assert meeting.programme_id  # (loaded again after the commit above, before counting)
+    sa_event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        choices = registrations.series_choices(meeting)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", note)
+    assert [e.slug for e in choices] == [first.slug, third.slug]
+    assert len(statements) == 1
+
+
+@pytest.mark.parametrize("why", ["other programme", "full", "not eligible", "closed", "draft"])
+def test_one_event_of_a_series_that_cannot_take_it_stores_nothing(series, create_event, why):
+    meeting, first, second, third = series
+    if why == "other programme":
+        third = db.session.get(Event, create_event(slug="elsewhere").id)
+    with write_transaction():
+        if why == "full":  # found only inside the transaction, after the others were written
+            third.capacity = 0
+        elif why == "not eligible":
+            third.eligible_regions = "Nord"  # Oslo is in Sør-Øst
+        elif why == "closed":
+            third.deadline_days_before, third.deadline_at = None, utcnow() - timedelta(minutes=1)
+        elif why == "draft":
+            third.status = Event.DRAFT
+    with pytest.raises(registrations.SeriesEventError) as caught:
+        register(meeting, also=[first, second, third])
+    assert caught.value.event.id == third.id
+    assert f"«{third.title}»" in caught.value.message
+    assert count(Registration) == 0 and count(OutboxMessage) == 0
+    assert [db.session.get(Event, e.id).seats_taken for e in (meeting, first, second)] == [0, 0, 0]

@@ -21,8 +21,10 @@ from config import Config
 from tests.conftest import PERSON
 from tests.support import form_token, free_port, within
 from webinars import accounts, create_app
+from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.models import Registration
+from webinars.registrations import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -203,3 +205,23 @@ def test_registration_limit_holds_across_gunicorn_workers_with_redis(
     assert len(served_by) == 3
     assert statuses == [303] * 6 + [429] * 12
     assert registrations(app) == 6
+
+
+def test_one_click_registration_is_limited_like_the_form(
+    app, client, create_event, create_programme, create_registration
+):
+    app.config["RATELIMIT_REGISTER"] = "2 per minute"
+    events = [create_event(slug=f"s{n}") for n in range(4)]
+    create_programme(events)
+    registration = create_registration(events[0])
+    with within(app), write_transaction():
+        token = issue_token(db.session.get(Registration, registration.id))
+    csrf = form_token(client.get(f"/r/{token}").text)
+
+    answers = [
+        client.post(f"/r/{token}/register/s{n}", data={"csrf_token": csrf}).status_code
+        for n in (1, 2, 3)
+    ]
+
+    assert answers == [303, 303, 429]
+    assert registrations(app) == 3

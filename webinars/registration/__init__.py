@@ -3,6 +3,7 @@ pages of a contact's personal links (invitation, unsubscribe, handing in a decla
 
 from flask import Blueprint
 
+from ..ical import calendar_links, feed_links
 from ..registrations import is_full, is_open, links_open
 from ..text import paragraphs
 
@@ -13,5 +14,8 @@ bp.add_app_template_global(links_open, "links_open")
 bp.add_app_template_global(is_full, "event_full")
 # Descriptions are shown as the paragraphs they were typed in, whatever the line ends.
 bp.add_app_template_filter(paragraphs, "paragraphs")
+# Pages and mails build their "add to calendar" and subscription links with the one builder.
+bp.add_app_template_global(calendar_links, "calendar_links")
+bp.add_app_template_global(feed_links, "feed_links")
 
 from . import campaign, views  # noqa: E402,F401

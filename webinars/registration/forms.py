@@ -5,14 +5,21 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    EmailField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import municipalities as register
 from ..extensions import db
 from ..models import ROLES, Event, Municipality
 from ..questions import MAX_LENGTH as QUESTION_LENGTH
-from ..registrations import eligible
+from ..registrations import eligible, refusal, series_candidates
 from ..validators import at_most, line_breaks, mail_address, multi_line, single_line, strip
 
 
@@ -64,6 +71,9 @@ class RegistrationForm(FlaskForm):
         validators=[Optional(), at_most(QUESTION_LENGTH), multi_line],
     )
 
+    #: Other open events of the same programme to register for in the same submit (slugs).
+    events = SelectMultipleField(_l("Meld meg også på"), choices=[], validate_choice=False)
+
     #: The honeypot: hidden from people (and from screen readers), filled in by bots. A POST
     #: that fills it is answered as a success and stores nothing.
     website = StringField(_l("Nettsted (la stå tomt)"))
@@ -76,11 +86,45 @@ class RegistrationForm(FlaskForm):
         # Kept while the form lives: for a POST it is the one ORM object the service checks
         # again, which the session's (weak) identity map then still holds.
         self.offered = municipalities
+        self.series: list[Event] = []
+        self.candidates: dict[str, Event] = {}
         # Each option carries its folded name forms for static/picker.js, which finds a
         # municipality by any of them; the plain select shows the Norwegian name first.
         self.municipality.choices = [("", _l("Velg kommune"))] + register.options(
             m for m in municipalities if eligible(event, m)
         )
+
+    def offer_series(self, candidates: list[Event]) -> None:
+        """Offer the programme's other events that take registrations now as checkboxes
+        (`series` keeps them); the rest are known so that a refusal can name them."""
+        self.candidates = {other.slug: other for other in candidates}
+        self.series = [other for other in candidates if refusal(other) is None]
+        self.events.choices = [(other.slug, other.title) for other in self.series]
+
+    def chosen_series(self) -> list[Event]:
+        """The ticked events, as the offered Event rows (valid only after validate())."""
+        ticked = set(self.events.data or ())
+        return [other for other in self.series if other.slug in ticked]
+
+    def validate_events(self, field):
+        # Only what is offered now: another programme's, a draft, a cancelled event or
+        # anything else typed into the request is refused, and nothing is stored. One of
+        # ours that closed since the form was shown is named, with the reason.
+        offered = {slug for slug, _title in field.choices}
+        for slug in field.data or ():
+            if slug in offered:
+                continue
+            closed = self.candidates.get(slug)
+            if closed is not None:
+                raise ValidationError(
+                    _l(
+                        "«%(title)s» tar ikke imot påmeldinger lenger: %(reason)s Det er tatt "
+                        "bort fra listen; send skjemaet på nytt for de andre.",
+                        title=closed.title,
+                        reason=refusal(closed).message,
+                    )
+                )
+            raise ValidationError(_l("Velg bare blant arrangementene i listen."))
 
     def validate_role(self, field):
         if field.data and field.data not in ROLES:
@@ -115,7 +159,8 @@ class LinkForm(FlaskForm):
 
 
 def for_event(event: Event, only: str | None = None, **kwargs) -> RegistrationForm:
-    """The registration form; with `only`, the one municipality choice a POST names.
+    """The registration form, offering the programme's other open events; with `only`, the
+    one municipality choice a POST names.
 
     That is enough to validate a POST: the choice is valid exactly when that municipality is
     in the full list. Building all ~350 choices took a sixth of a registration's time.
@@ -123,9 +168,11 @@ def for_event(event: Event, only: str | None = None, **kwargs) -> RegistrationFo
     if only is not None:
         # An ORM object, so the service's own check finds it in the session for free.
         chosen = db.session.get(Municipality, only) if only else None
-        return RegistrationForm(
+        form = RegistrationForm(
             event, [chosen] if chosen is not None and chosen.active else [], **kwargs
         )
+        form.offer_series(series_candidates(event))
+        return form
     query = (
         select(
             Municipality.number,
@@ -138,7 +185,9 @@ def for_event(event: Event, only: str | None = None, **kwargs) -> RegistrationFo
         .where(Municipality.active)
         .order_by(Municipality.name)
     )
-    return RegistrationForm(event, db.session.execute(query).all(), **kwargs)
+    form = RegistrationForm(event, db.session.execute(query).all(), **kwargs)
+    form.offer_series(series_candidates(event))
+    return form
 
 
 class SubmissionForm(FlaskForm):

@@ -114,34 +114,49 @@ def register(slug):
         )
     if not form.validate():
         return _form_again(event, form)
+    person = {
+        "name": form.name.data,
+        "email": form.email.data,
+        "role": form.role.data,
+        "municipality": form.municipality.data,
+        "organisation": form.organisation.data or "",
+        "locale": str(get_locale() or "nb"),
+    }
+    also = form.chosen_series()
     try:
         registration, new = registrations.register(
-            event,
-            name=form.name.data,
-            email=form.email.data,
-            role=form.role.data,
-            municipality=form.municipality.data,
-            organisation=form.organisation.data or "",
-            question=form.question.data or "",
-            locale=str(get_locale() or "nb"),
+            event, **person, question=form.question.data or "", also=also
         )
     except registrations.NotEligible as exc:
         form.municipality.errors = [exc.message]
+        return _form_again(event, form)
+    except registrations.SeriesEventError as exc:
+        form.events.errors = [exc.message]
         return _form_again(event, form)
     except registrations.RegistrationError as exc:
         return _closed(event, exc)
     # Whether the address was new or not, the answer is the same: the form never reveals
     # who is registered. The links travel only by e-mail.
     position = registrations.answered_position(event, registration, new)
-    return _answer_registered(slug, form.email.data, position)
+    return _answer_registered(
+        slug, form.email.data, position, person, [slug, *(e.slug for e in also)]
+    )
 
 
-def _answer_registered(slug: str, email: str, position: int | None = None):
-    """303 to the page that says where the confirmation went (and the waiting-list number)."""
+def _answer_registered(
+    slug: str, email: str, position: int | None = None, person: dict | None = None, done=()
+):
+    """303 to the page that says where the confirmation went (and the waiting-list number).
+
+    The session keeps what was typed (only in this browser), so that page can register the
+    same person for the programme's other events with one click, without typing it again.
+    """
     session["registered"] = {
         "slug": slug,
         "email": email.strip().lower()[:254],
         "position": position,
+        "person": person,
+        "done": list(done),
     }
     return redirect(url_for(".registered", slug=slug), code=303)
 
@@ -163,6 +178,27 @@ def send_link(slug):
     return redirect(url_for(".event", slug=slug, _anchor="lenke"), code=303)
 
 
+@bp.post("/events/<slug>/register/as-before")
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
+def register_as_before(slug):
+    """One click on the page after registering: the same person, for this event too."""
+    event = _public_event(slug)
+    done = session.get("registered") or {}
+    person = done.get("person")
+    if not person:
+        # Nothing typed in this browser (or the session ended): the form asks for it.
+        return redirect(url_for(".event", slug=slug, _anchor="pamelding"), code=303)
+    origin = _public_event(done.get("slug", ""))
+    try:
+        registration, new = registrations.register_for_another(origin, event, **person)
+    except registrations.RegistrationError as exc:
+        return _closed(event, exc)
+    position = registrations.answered_position(event, registration, new)
+    return _answer_registered(
+        slug, person["email"], position, person, [*done.get("done", ()), slug]
+    )
+
+
 def _closed(event: Event, exc: registrations.RegistrationError, registering: bool = True):
     return (
         render_template(
@@ -179,11 +215,23 @@ def registered(slug):
     done = session.get("registered")
     if not done or done.get("slug") != slug:
         return redirect(url_for(".event", slug=slug))
+    # What this browser registered for just now, and the programme's other open events,
+    # each a click away (offered only when the person's details are in this session).
+    ticked = set(done.get("done", ()))
+    series = registrations.series_candidates(event)
+    also = [other for other in series if other.slug in ticked]
+    offered = [
+        other
+        for other in series
+        if other.slug not in ticked and registrations.refusal(other) is None
+    ]
     return render_template(
         "registration/registered.html",
         event=event,
         email=done["email"],
         position=done.get("position"),
+        also=also,
+        offered=offered if done.get("person") else [],
     )
 
 
@@ -194,14 +242,16 @@ def event_calendar(slug):
     return _calendar_response(ical.public_calendar([event]), f"{event.slug}.ics")
 
 
+def _feed(events: list[Event], name: str, filename: str) -> Response:
+    """A feed to subscribe to (the site's and each programme's): METHOD:PUBLISH, no links."""
+    return _calendar_response(ical.public_calendar(events, name=name), filename)
+
+
 @bp.get("/programmes/<slug>/calendar.ics")
 def programme_calendar(slug):
     """The programme's feed: its published events, past and upcoming (no join links)."""
     programme = programmes.by_slug(slug) or abort(404)
-    events = programmes.public_events(programme)
-    return _calendar_response(
-        ical.public_calendar(events, name=programme.title), f"{programme.slug}.ics"
-    )
+    return _feed(programmes.public_events(programme), programme.title, f"{programme.slug}.ics")
 
 
 @bp.get("/calendar.ics")
@@ -210,8 +260,7 @@ def feed():
     events = db.session.scalars(
         select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
     ).all()
-    name = _("Webinarer og digitale møter")
-    return _calendar_response(ical.public_calendar(events, name=name), "webinarer.ics")
+    return _feed(list(events), _("Webinarer og digitale møter"), "webinarer.ics")
 
 
 def _registration(token: str):
@@ -223,8 +272,10 @@ def _registration(token: str):
 
 @bp.get("/r/<token>")
 def manage(token):
-    """The registrant's own page: status, join link, invite, cancel."""
+    """The registrant's own page: status, join link, invite, cancel, the programme's others."""
     registration = _registration(token)
+    series = registrations.series_choices(registration.event)
+    mine = registrations.statuses_of(registration.email, [e.id for e in series])
     return private(
         current_app.make_response(
             render_template(
@@ -235,9 +286,28 @@ def manage(token):
                 now=utcnow(),
                 position=registrations.waitlist_position(registration),
                 just_cancelled=session.pop("cancelled", False),
+                just_registered=session.pop("registered_also", None),
+                series=series,
+                mine=mine,
             )
         )
     )
+
+
+@bp.post("/r/<token>/register/<slug>")
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
+def register_from_manage(token, slug):
+    """One click on the registrant's page: the same person, for another event of the programme."""
+    registration = _registration(token)
+    event = _public_event(slug)
+    try:
+        registrations.register_for_another(
+            registration.event, event, **registrations.person_of(registration)
+        )
+    except registrations.RegistrationError as exc:
+        return private(current_app.make_response(_closed(event, exc)))
+    session["registered_also"] = event.title
+    return redirect(url_for(".manage", token=token), code=303)
 
 
 @bp.get("/r/<token>/invite.ics")

@@ -447,7 +447,10 @@ def test_event_page_in_norwegian_in_the_event_zone(app, client):
     assert '<html lang="nb">' in page.text
     assert "tirsdag 5. mai 2020 kl. 14:00–15:30" in page.text
     assert "Hvem er det for?" in page.text and "Ordførere, kommunedirektører" in page.text
-    assert "/events/akson-stormote/calendar.ics" in page.text
+    # Over since 2020: it says so, and offers neither its file nor calendar links.
+    assert "Arrangementet er over." in page.text
+    assert "/events/akson-stormote/calendar.ics" not in page.text
+    assert "calendar.google.com/calendar/render?action=TEMPLATE" not in page.text
     assert "https://meet.example.org" not in page.text
 
 
