@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import attendance, contacts
+from . import attendance, contacts, municipalities
 from .db import in_write_transaction, lock_event, write_transaction
 from .extensions import db
 from .mail import messages, outbox
@@ -244,7 +244,7 @@ def register(
     role: str,
     municipality: str,
     organisation: str = "",
-    locale: str = "nb",
+    locale: str | None = None,
     now: datetime | None = None,
     by_organiser: bool = False,
 ) -> tuple[Registration, bool]:
@@ -253,11 +253,15 @@ def register(
     Returns the registration and whether it is new. The registration and its confirmation
     are one unit of work. An organiser (by_organiser=True) may register someone outside
     the registration window; capacity, waiting list, eligibility and duplicates still apply.
+    `locale` is the language of the pages the person registered on; every mail of the
+    registration is in it. Without one (an organiser registered them), their municipality's
+    official language form decides: nynorsk for a nynorsk municipality, else bokmål.
     """
     check_open(event, now, window=not by_organiser)
     kommune = db.session.get(Municipality, municipality)
     if kommune is None or not eligible(event, kommune):
         raise NotEligible()
+    locale = locale or municipalities.mail_language(kommune.language)
     email = email.strip().lower()
     fields = {
         "name": " ".join(name.split()),

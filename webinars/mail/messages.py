@@ -24,7 +24,7 @@ from flask_babel import force_locale, get_translations
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from .. import i18n, ical, links
+from .. import contacts, i18n, ical, links
 from ..models import Contact, Event, OutboxMessage, Programme, Registration, utcnow
 from . import outbox
 
@@ -87,7 +87,11 @@ def queue_recording(
 
 
 def queue_invitation(contact: Contact, event: Event, *, reminder: bool = False):
-    """An invitation (or a reminder of it) with the contact's link to the filled-in form."""
+    """An invitation (or a reminder of it) with the contact's link to the filled-in form.
+
+    In the contact's language (`contacts.mail_language`): their own choice, else nynorsk for
+    a nynorsk municipality and bokmål otherwise; the link opens the form in it too.
+    """
     kind = outbox.INVITATION_REMINDER if reminder else outbox.INVITATION
     context = {"contact_id": contact.id, "reminder": reminder}
     return _queue_to_contact(kind, contact, event=event, **context)
@@ -95,7 +99,7 @@ def queue_invitation(contact: Contact, event: Event, *, reminder: bool = False):
 
 def queue_submission_link(contact: Contact, programme: Programme):
     """The contact's personal link to hand in their municipality's signed declaration."""
-    locale = "nb"
+    locale = contacts.mail_language(contact)
     with force_locale(locale):
         due = i18n.long_day(programme.declarations_due)
     context = {
@@ -112,8 +116,14 @@ def queue_submission_link(contact: Contact, programme: Programme):
 
 
 def _queue_to_contact(
-    kind: outbox.Kind, contact: Contact, *, event: Event | None = None, locale="nb", **context
+    kind: outbox.Kind,
+    contact: Contact,
+    *,
+    event: Event | None = None,
+    locale: str | None = None,
+    **context,
 ) -> OutboxMessage:
+    locale = locale or contacts.mail_language(contact)
     return outbox.queue(
         kind,
         subject=render_subject(kind.template, locale, event=event, **context),
@@ -256,7 +266,7 @@ def compose_bytes(row: OutboxMessage) -> bytes:
     registration, event = row.registration, row.event
     if row.token:
         context["manage_url"] = manage_url(row.token)
-    unsubscribe = _contact_links(context, event)
+    unsubscribe = _contact_links(context, event, row.locale)
     organiser = context.pop("organiser", "")
     if event is not None:
         organiser = event.organiser_name or event.organiser_email
@@ -300,16 +310,21 @@ def compose(row: OutboxMessage) -> EmailMessage:
     return message_from_bytes(compose_bytes(row), policy=policy.default)
 
 
-def _contact_links(context: dict, event: Event | None) -> str | None:
-    """A mail to a contact: its personal links, built now (none is stored); the unsubscribe URL."""
+def _contact_links(context: dict, event: Event | None, locale: str) -> str | None:
+    """A mail to a contact: its personal links, built now (none is stored); the unsubscribe URL.
+
+    The pages they open are in the mail's language.
+    """
     contact_id = context.get("contact_id")
     if contact_id is None:
         return None
     context["unsubscribe_url"] = links.unsubscribe_url(contact_id)
     if event is not None:
-        context["invitation_url"] = links.invitation_url(contact_id, event.id)
+        context["invitation_url"] = links.invitation_url(contact_id, event.id, locale)
     if "programme_id" in context:
-        context["submission_url"] = links.submission_url(contact_id, context["programme_id"])
+        context["submission_url"] = links.submission_url(
+            contact_id, context["programme_id"], locale
+        )
     return context["unsubscribe_url"]
 
 
