@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from .db import write_transaction
 from .extensions import db
 from .models import Municipality
 
@@ -174,19 +175,39 @@ def language_counts() -> dict[str, int]:
     return {form: found.get(form, 0) for form in Municipality.LANGUAGE_FORMS}
 
 
-class UnknownMunicipality(LookupError):
-    """No active municipality has this number."""
+class LanguageError(ValueError):
+    """A language form that cannot be set: `numbers` names the municipalities concerned."""
+
+    def __init__(self, numbers: list[str]):
+        self.numbers = numbers
+        super().__init__(f"not a language form, or no such municipality: {', '.join(numbers)}")
 
 
-def set_language(number: str, language: str) -> Municipality:
-    """Set a municipality's official language form (in the caller's write transaction)."""
-    if language not in Municipality.LANGUAGE_FORMS:
-        raise ValueError(f"not a language form: {language!r}")
-    municipality = db.session.get(Municipality, number)
-    if municipality is None or not municipality.active:
-        raise UnknownMunicipality(number)
-    municipality.language = language
-    return municipality
+def set_languages(forms: dict[str, str]) -> int:
+    """Set official language forms by municipality number, all or none; returns how many
+    changed. Unknown or retired numbers and values other than nb, nn, neutral are refused."""
+    with write_transaction():
+        found = {
+            m.number: m
+            for m in db.session.scalars(
+                select(Municipality).where(Municipality.number.in_(list(forms)))
+            )
+        }
+        bad = [
+            number
+            for number, language in forms.items()
+            if language not in Municipality.LANGUAGE_FORMS
+            or number not in found
+            or not found[number].active
+        ]
+        if bad:
+            raise LanguageError(sorted(bad))
+        changed = 0
+        for number, language in forms.items():
+            if found[number].language != language:
+                found[number].language = language
+                changed += 1
+    return changed
 
 
 def region_and_county_choices() -> tuple[list[str], list[tuple[str, str]]]:
