@@ -203,9 +203,13 @@ def _host() -> str:
     return urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
 
 
-def manage_url(token: str) -> str:
-    """The registrant's personal page; only ever written into their own e-mail."""
-    return f"{current_app.config['PUBLIC_URL']}/r/{token}"
+def manage_url(token: str, lang: str | None = None) -> str:
+    """The registrant's personal page; only ever written into their own e-mail.
+
+    With the registration's language, so the page opens in the language of the mail.
+    """
+    query = f"?lang={lang}" if lang else ""
+    return f"{current_app.config['PUBLIC_URL']}/r/{token}{query}"
 
 
 def render_subject(template: str, locale: str, **context) -> str:
@@ -265,7 +269,7 @@ def compose_bytes(row: OutboxMessage) -> bytes:
     context = outbox.context_of(row)
     registration, event = row.registration, row.event
     if row.token:
-        context["manage_url"] = manage_url(row.token)
+        context["manage_url"] = manage_url(row.token, row.locale)
     unsubscribe = _contact_links(context, event, row.locale)
     organiser = context.pop("organiser", "")
     if event is not None:
