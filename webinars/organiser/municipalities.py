@@ -80,7 +80,10 @@ def set_languages():
         for key, value in request.form.items()
         if key.startswith(FIELD_PREFIX)
     }
-    if len(chosen) > service.PAGE_SIZE:  # one page's worth is all the form ever sends
+    # One page's worth of 4-digit numbers is all the form ever sends.
+    if len(chosen) > service.PAGE_SIZE or not all(
+        len(number) == 4 and number.isdigit() for number in chosen
+    ):
         abort(400)
     try:
         changed = service.set_languages(chosen)

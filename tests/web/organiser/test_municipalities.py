@@ -86,3 +86,15 @@ def test_the_page_in_nynorsk(signed_in):
     assert "<h1>Kommunar og målform</h1>" in page
     assert '<option value="nn">nynorsk</option>' in page
     assert "Lagre målformene" in page
+
+
+def test_a_crafted_form_is_refused(app, signed_in):
+    token = form_token(signed_in.get("/organiser/municipalities").text)
+    for data in (
+        {"language-<b>x</b>": "nn"},
+        {f"language-{n:04d}": "nn" for n in range(101)},
+    ):
+        response = signed_in.post("/organiser/municipalities", data={"csrf_token": token, **data})
+        assert response.status_code == 400
+        assert "<b>x</b>" not in response.text
+    assert forms(app, "0301") == ["neutral"]
