@@ -60,7 +60,6 @@ class Config:
     ANONYMISE_AFTER_DAYS = int(os.environ.get("ANONYMISE_AFTER_DAYS") or 180)
     DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE") or "Europe/Oslo"
     BABEL_DEFAULT_LOCALE = "nb"
-    LANGUAGES = ("nb", "en")
 
     #: How organiser passwords are hashed (Werkzeug's method string). Slow on purpose; the
     #: tests choose a cheap scrypt, as Django's own test settings do for their hasher.

@@ -52,7 +52,8 @@ def seed_akson(original_dates):
 @municipalities_cli.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def load_municipalities(path):
-    """Load a newer register: update names and populations, keep references intact."""
+    """Load a newer register: update names, populations and (with a `language` column:
+    nb, nn, neutral or bokmål, nynorsk, nøytral) official language forms; keep references."""
     try:
         with write_transaction():
             added, updated, retired = municipalities.load_register(path)

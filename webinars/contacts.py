@@ -6,6 +6,11 @@ first; bad rows are reported by their line number (the header is line 1) and sto
 good rows are stored. A contact is known by their address: loading again updates, never
 duplicates. Someone who registers becomes a contact too (source "registered") unless the
 address is known already.
+
+A contact is written to (invitations, their reminders, the declaration link) in the language
+they chose themselves, which is the language of the pages they last registered on, for any
+event; someone who never registered chose none and gets their municipality's official
+language form: nynorsk for a nynorsk municipality, bokmål otherwise.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from . import csvfiles
+from . import csvfiles, municipalities
 from .db import write_transaction
 from .extensions import db
-from .models import ROLES, Contact, Municipality, utcnow
+from .models import ROLES, Contact, Municipality, Registration, utcnow
 from .validators import Undeliverable, deliverable
 
 #: Accepted header names per column; the first is the one named in messages.
@@ -182,6 +187,21 @@ def load(data: bytes) -> Loaded:
                 setattr(contact, key, value)
             result.updated += 1
     return result
+
+
+#: Built once: the language of an address's latest registration (a seek on its index).
+_LATEST_LANGUAGE = (
+    select(Registration.locale)
+    .where(Registration.email == bindparam("email"), Registration.anonymised_at.is_(None))
+    .order_by(Registration.created_at.desc(), Registration.id.desc())
+    .limit(1)
+)
+
+
+def mail_language(contact: Contact) -> str:
+    """The language to write to a contact in: their own choice, else their municipality's."""
+    chosen = db.session.scalar(_LATEST_LANGUAGE, {"email": contact.email})
+    return chosen or municipalities.mail_language(contact.municipality.language)
 
 
 def note_registrant(*, name: str, email: str, role: str, municipality: str) -> None:

@@ -14,9 +14,11 @@ Exports write `stamp` ("2020-05-04 13:05"), which spreadsheets read as a date; c
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, get_timezone_name
@@ -26,27 +28,69 @@ from flask_babel import get_locale, get_translations
 
 from .ical import event_url
 
-#: The languages of pages and e-mails; the first is the default.
-LANGUAGES = ("nb", "en")
+#: The languages of pages and e-mails, each named in itself; the first is the default.
+#: The one list: the locale selector, the language choice on every page, the catalogues
+#: the tests require and the languages a registration or a mail may have all read it.
+LANGUAGES = {"nb": "Bokmål", "nn": "Nynorsk", "en": "English"}
+DEFAULT = "nb"
+#: The Babel (CLDR) locale each language writes its dates and numbers in.
+_BABEL = {"nb": "nb_NO", "nn": "nn_NO", "en": "en_GB"}
 
 
 def select_locale() -> str:
-    """Bokmål unless the visitor chose another language with ?lang= (kept in the session)."""
+    """Bokmål unless the visitor chose another language with ?lang= (kept in the session).
+
+    The browser's Accept-Language is not consulted on purpose: bokmål is every page's
+    default, and a page in a language the visitor did not pick would surprise them.
+    """
     if not has_request_context():  # commands and the delivery loop: mails set their own
-        return LANGUAGES[0]
+        return DEFAULT
     lang = request.args.get("lang")
     if lang in LANGUAGES:
         session["lang"] = lang
         return lang
-    return session.get("lang") if session.get("lang") in LANGUAGES else LANGUAGES[0]
+    return session.get("lang") if session.get("lang") in LANGUAGES else DEFAULT
 
 
 def _locale() -> str:
-    return str(get_locale() or "nb")
+    return str(get_locale() or DEFAULT)
 
 
 def _babel_locale() -> str:
-    return "en_GB" if _locale().startswith("en") else "nb_NO"
+    return _BABEL.get(_locale(), _BABEL[DEFAULT])
+
+
+@dataclass(frozen=True)
+class LanguageLink:
+    """One entry of the language choice: the language, its name in itself, where it leads."""
+
+    code: str
+    name: str
+    href: str
+    current: bool
+
+
+def language_links() -> list[LanguageLink]:
+    """The language choice of the current page: the same page and query in each language.
+
+    A page reached by GET links to itself by its query alone ("?lang=nn&county=46"), a
+    reference that can only ever lead to the same address. A page answering a POST (a form
+    shown again with its errors) links to the page the form lives on, its parent path,
+    written as a path on this site only: no scheme or host, leading slashes collapsed and
+    every character outside a path's own escaped, so no address can send the reader away.
+    """
+    current = _locale()
+    if request.method in ("GET", "HEAD"):
+        base = ""
+        args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    else:
+        parent = request.path.rstrip("/").rsplit("/", 1)[0]
+        base = "/" + quote(parent.lstrip("/"), safe="/-._~")
+        args = []
+    return [
+        LanguageLink(code, name, f"{base}?{urlencode([*args, ('lang', code)])}", code == current)
+        for code, name in LANGUAGES.items()
+    ]
 
 
 @lru_cache(maxsize=8)
@@ -55,7 +99,8 @@ def _group_symbol(locale: str) -> str:
 
 
 def number(value: int) -> str:
-    """'2 316 821' in Norwegian (a no-break space between groups), '2,316,821' in English."""
+    """'2 316 821' in bokmål and nynorsk (a no-break space between groups), '2,316,821' in
+    English."""
     if isinstance(value, int):
         # Babel's own formatting takes ~20 µs; the campaign page writes a thousand numbers.
         return f"{value:,}".replace(",", _group_symbol(_babel_locale()))
@@ -69,7 +114,8 @@ def counted(singular: str, plural: str) -> Callable[[int], str]:
     """A function writing "1 innbygger", "283 929 innbyggere" without a lookup each time.
 
     For pages that write hundreds of counts: the message is translated once (bokmål and
-    English have one form for 1 and one for every other number), numbers as `number` does.
+    nynorsk and English have one form for 1 and one for every other number), numbers as
+    `number` does.
     """
     translations = get_translations()
     one = translations.ungettext(singular, plural, 1) % {"num": "\x00"}
@@ -106,16 +152,16 @@ def stamp(value: datetime, zone: ZoneInfo) -> str:
 
 def short_date(value: date) -> str:
     """'5. mai' in Norwegian, '5 May' in English (chart axes)."""
-    if _locale().startswith("en"):
+    if _locale() == "en":
         return format_date(value, "d MMM", locale="en_GB")
-    return format_date(value, "d. MMM", locale="nb_NO")
+    return format_date(value, "d. MMM", locale=_babel_locale())
 
 
 def long_day(value: date) -> str:
     """'1. juli 2020' in Norwegian, '1 July 2020' in English."""
-    if _locale().startswith("en"):
+    if _locale() == "en":
         return format_date(value, "d MMMM y", locale="en_GB")
-    return format_date(value, "d. MMMM y", locale="nb_NO")
+    return format_date(value, "d. MMMM y", locale=_babel_locale())
 
 
 def local_today(zone: ZoneInfo | None = None) -> date:
@@ -125,18 +171,18 @@ def local_today(zone: ZoneInfo | None = None) -> date:
 
 
 def long_datetime(value: datetime, zone: str) -> str:
-    """'tirsdag 5. mai 2020 kl. 14:00' in the given zone."""
+    """'tirsdag 5. mai 2020 kl. 14:00' in the given zone ('tysdag …' in nynorsk)."""
     local = value.astimezone(ZoneInfo(zone))
-    if _locale().startswith("en"):
+    if _locale() == "en":
         return format_datetime(local, "EEEE d MMMM y 'at' HH:mm", locale="en_GB")
-    return format_datetime(local, "EEEE d. MMMM y 'kl.' HH:mm", locale="nb_NO")
+    return format_datetime(local, "EEEE d. MMMM y 'kl.' HH:mm", locale=_babel_locale())
 
 
 def long_date(value: datetime, zone: str) -> str:
-    """'tirsdag 5. mai 2020' in the given zone."""
+    """'tirsdag 5. mai 2020' in the given zone ('tysdag 5. mai 2020' in nynorsk)."""
     local = value.astimezone(ZoneInfo(zone))
-    pattern = "EEEE d MMMM y" if _locale().startswith("en") else "EEEE d. MMMM y"
-    return format_date(local, pattern, locale="en_GB" if _locale().startswith("en") else "nb_NO")
+    pattern = "EEEE d MMMM y" if _locale() == "en" else "EEEE d. MMMM y"
+    return format_date(local, pattern, locale=_babel_locale())
 
 
 def clock(value: datetime, zone: str) -> str:
@@ -164,7 +210,7 @@ def event_when(event) -> str:
 
 @lru_cache(maxsize=256)
 def _event_when(start: datetime, end: datetime, timezone: str, locale: str) -> str:
-    """The same, kept: every mail about an event writes it, in one of two languages."""
+    """The same, kept: every mail about an event writes it, in one of the languages."""
     label = zone_label(start, timezone)
     zone = ZoneInfo(timezone)
     if start.astimezone(zone).date() == end.astimezone(zone).date():
@@ -196,4 +242,9 @@ def init_app(app: Flask) -> None:
         short_date=short_date,
         long_day=long_day,
     )
-    app.jinja_env.globals.update(event_when=event_when, event_url=event_url, get_locale=_locale)
+    app.jinja_env.globals.update(
+        event_when=event_when,
+        event_url=event_url,
+        get_locale=_locale,
+        language_links=language_links,
+    )

@@ -41,13 +41,15 @@ def read(purpose: str, value: str, count: int) -> list[int] | None:
     return ids
 
 
-def _url(path: str) -> str:
-    return f"{current_app.config['PUBLIC_URL']}{path}"
+def _url(path: str, lang: str | None = None) -> str:
+    # ?lang= opens the page in the mail's language (and keeps it for the visit).
+    query = f"?lang={lang}" if lang else ""
+    return f"{current_app.config['PUBLIC_URL']}{path}{query}"
 
 
-def invitation_url(contact_id: int, event_id: int) -> str:
+def invitation_url(contact_id: int, event_id: int, lang: str | None = None) -> str:
     """The contact's link to the event's registration form, filled in with their details."""
-    return _url(f"/i/{token(INVITATION, contact_id, event_id)}")
+    return _url(f"/i/{token(INVITATION, contact_id, event_id)}", lang)
 
 
 def unsubscribe_url(contact_id: int) -> str:
@@ -55,6 +57,6 @@ def unsubscribe_url(contact_id: int) -> str:
     return _url(f"/u/{token(UNSUBSCRIBE, contact_id)}")
 
 
-def submission_url(contact_id: int, programme_id: int) -> str:
+def submission_url(contact_id: int, programme_id: int, lang: str | None = None) -> str:
     """The contact's link to hand in their municipality's signed declaration."""
-    return _url(f"/d/{token(SUBMISSION, contact_id, programme_id)}")
+    return _url(f"/d/{token(SUBMISSION, contact_id, programme_id)}", lang)

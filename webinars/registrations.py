@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import attendance, contacts, questions
+from . import attendance, contacts, municipalities, questions
 from .db import in_write_transaction, lock_event, no_disk_wait, write_transaction
 from .extensions import db
 from .mail import messages, outbox
@@ -397,7 +397,7 @@ def register(
     municipality: str,
     organisation: str = "",
     question: str = "",
-    locale: str = "nb",
+    locale: str | None = None,
     now: datetime | None = None,
     by_organiser: bool = False,
     also: Sequence[Event] = (),
@@ -412,12 +412,16 @@ def register(
     same person is registered for each of them too (each its own registration, confirmation
     and invite) in the same unit of work, all or nothing; one that cannot take them raises
     SeriesEventError. The question goes with the registration to `event` only.
+    `locale` is the language of the pages the person registered on; every mail of the
+    registration is in it. Without one (an organiser registered them), their municipality's
+    official language form decides: nynorsk for a nynorsk municipality, else bokmål.
     """
     check_open(event, now, window=not by_organiser)
     kommune = db.session.get(Municipality, municipality)
     if kommune is None or not eligible(event, kommune):
         raise NotEligible()
     others = _series(event, also, kommune, now)
+    locale = locale or municipalities.mail_language(kommune.language)
     email = email.strip().lower()
     fields = {
         "name": " ".join(name.split()),

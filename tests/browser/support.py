@@ -58,6 +58,14 @@ def norwegian_date(day: date) -> str:
     return f"{WEEKDAYS_NB[day.weekday()]} {day.day}. {MONTHS_NB[day.month - 1]} {day.year}"
 
 
+WEEKDAYS_NN = ["måndag", "tysdag", "onsdag", "torsdag", "fredag", "laurdag", "søndag"]
+
+
+def nynorsk_date(day: date) -> str:
+    """'tysdag 5. mai 2020' (the months are written as in bokmål)."""
+    return f"{WEEKDAYS_NN[day.weekday()]} {day.day}. {MONTHS_NB[day.month - 1]} {day.year}"
+
+
 def english_date(day: date) -> str:
     """'Tuesday 5 May 2020'."""
     return f"{WEEKDAYS_EN[day.weekday()]} {day.day} {MONTHS_EN[day.month - 1]} {day.year}"

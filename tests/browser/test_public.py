@@ -19,6 +19,7 @@ from tests.browser.support import (
     english_date,
     fill_form,
     norwegian_date,
+    nynorsk_date,
     open_meeting,
     statuses,
     stored,
@@ -192,17 +193,26 @@ def test_a_past_meeting_keeps_its_page_with_the_date_written_out(page, runner, l
 # --- English ------------------------------------------------------------------------------
 
 
-def test_english_link_switches_language_and_dates(page, live_server, akson):
+def test_the_language_links_switch_language_and_dates(page, live_server, akson):
     open_meeting(page, akson)
     expect(page.locator("html")).to_have_attribute("lang", "nb")
-    page.get_by_role("link", name="English").click()
+    choice = page.get_by_role("navigation", name="Språk")
+    expect(choice.get_by_role("link", name="Bokmål")).to_have_attribute("aria-current", "true")
+    choice.get_by_role("link", name="English").click()
 
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator(".when")).to_contain_text(f"{english_date(akson)} at 14:00–15:30")
     # The choice is remembered for the next page.
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    page.get_by_role("link", name="Norsk").click()
+    page.get_by_role("navigation", name="Language").get_by_role("link", name="Nynorsk").click()
+    expect(page.locator("html")).to_have_attribute("lang", "nn")
+    page.get_by_role("link", name=MEETING).click()
+    expect(page.locator(".when")).to_contain_text(f"{nynorsk_date(akson)} kl. 14:00–15:30")
+    # By keyboard too: the links are plain links, no script needed.
+    bokmal = page.get_by_role("navigation", name="Språk").get_by_role("link", name="Bokmål")
+    bokmal.focus()
+    page.keyboard.press("Enter")
     expect(page.locator("html")).to_have_attribute("lang", "nb")
     expect(page.get_by_text(f"{norwegian_date(akson)} kl. 14:00–15:30")).to_be_visible()
 

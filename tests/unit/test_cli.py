@@ -132,6 +132,32 @@ def test_municipalities_load_of_a_broken_file_changes_nothing(app, runner, tmp_p
         assert db.session.scalar(select(func.count()).where(Municipality.active)) == 356
 
 
+def test_municipalities_load_reads_an_optional_language_column(app, runner, tmp_path):
+    path = tmp_path / "languages.csv"
+    lines = ["number,name,county_number,county_name,population,health_region,language"]
+    for row in read_register():
+        form = {"4621": "nynorsk", "0301": "nøytral", "1804": "nb"}.get(row["number"], "")
+        lines.append(",".join([*(str(v) for v in row.values()), form]))
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+    result = runner.invoke(args=["municipalities", "load", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "0 added, 2 updated, 0 no longer listed" in result.output
+    with within(app):
+        forms = {n: db.session.get(Municipality, n).language for n in ("4621", "0301", "1804")}
+    assert forms == {"4621": "nn", "0301": "neutral", "1804": "nb"}
+
+    # A bad value: reported by its line, nothing stored (Voss stays nynorsk).
+    path.write_text("\n".join(lines).replace(",nynorsk", ",samisk"), encoding="utf-8")
+    result = runner.invoke(args=["municipalities", "load", str(path)])
+    assert result.exit_code != 0
+    voss_line = next(i for i, line in enumerate(lines, start=1) if line.startswith("4621,"))
+    assert f"line {voss_line}: language 'samisk'" in result.output
+    with within(app):
+        assert db.session.get(Municipality, "4621").language == "nn"
+
+
 def test_municipalities_load_of_a_missing_file(runner, tmp_path):
     result = runner.invoke(args=["municipalities", "load", str(tmp_path / "nope.csv")])
     assert result.exit_code == 2

@@ -9,12 +9,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 from flask import session
+from flask_babel import force_locale, gettext
 
 from webinars import create_app, i18n
 from webinars.models import Event
 
 NBSP = "\xa0"
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "webinars" / "translations"
+#: Bokmål is the source language (the msgids); every other language needs a catalogue.
+TRANSLATED = [code for code in i18n.LANGUAGES if code != i18n.DEFAULT]
 OSLO = ZoneInfo("Europe/Oslo")
 # Oslo moved its clocks from 02:00 to 03:00 at 01:00 UTC on 29 March 2020.
 WINTER = datetime(2020, 3, 29, 0, 30, tzinfo=UTC)  # 01:30 CET, UTC+1
@@ -37,9 +44,9 @@ def app(tmp_path):
     )
 
 
-@pytest.fixture(params=["nb", "en"])
+@pytest.fixture(params=["nb", "nn", "en"])
 def lang(request, app):
-    """A request in bokmål or English (chosen with ?lang=, as the language link does)."""
+    """A request in bokmål, nynorsk or English (chosen with ?lang=, as the language links do)."""
     with app.test_request_context(f"/?lang={request.param}"):
         yield request.param
 
@@ -85,6 +92,23 @@ def test_an_unknown_lang_is_ignored(app, asked):
         assert session["lang"] == "en"
 
 
+def test_lang_nn_is_remembered_in_the_session(app):
+    with app.test_request_context("/?lang=nn"):
+        assert i18n.select_locale() == "nn"
+        assert session["lang"] == "nn"
+        cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+    headers = {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={cookie}"}
+    with app.test_request_context("/events", headers=headers):
+        assert i18n.select_locale() == "nn"
+
+
+@pytest.mark.parametrize("header", ["nn-NO,nn;q=0.9", "en-GB,en;q=0.8", "no-NN"])
+def test_the_browser_language_does_not_change_the_default(app, header):
+    """Bokmål is every page's default; only the visitor's own choice (?lang=) changes it."""
+    with app.test_request_context("/", headers={"Accept-Language": header}):
+        assert i18n.select_locale() == "nb"
+
+
 def test_a_tampered_session_language_is_ignored(app):
     with app.test_request_context("/"):
         session["lang"] = "xx"
@@ -94,6 +118,51 @@ def test_a_tampered_session_language_is_ignored(app):
 def test_outside_a_request_it_is_bokmal(app):
     with app.app_context():
         assert i18n.select_locale() == "nb"
+
+
+# --- the language choice on every page --------------------------------------------------------
+
+
+def links_of(app, path: str, method: str = "GET") -> dict[str, i18n.LanguageLink]:
+    with app.test_request_context(path, method=method):
+        return {link.code: link for link in i18n.language_links()}
+
+
+def test_each_language_is_named_in_itself_and_the_current_one_is_marked(app):
+    links = links_of(app, "/?lang=nn")
+    assert [(link.code, link.name) for link in links.values()] == [
+        ("nb", "Bokmål"),
+        ("nn", "Nynorsk"),
+        ("en", "English"),
+    ]
+    assert [code for code, link in links.items() if link.current] == ["nn"]
+
+
+def test_the_links_keep_the_page_and_its_query(app):
+    links = links_of(app, "/organiser/contacts?county=46&page=2&lang=en")
+    # A reference by query alone leads to the same page; the old lang is replaced.
+    assert links["nn"].href == "?county=46&page=2&lang=nn"
+    assert links["nb"].href == "?county=46&page=2&lang=nb"
+
+
+def test_the_query_is_escaped(app):
+    links = links_of(app, "/?q=%22%3E%3Cscript%3Ealert(1)%3C/script%3E&lang=nb")
+    assert links["en"].href == "?q=%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E&lang=en"
+
+
+def test_a_page_answering_a_post_links_to_the_page_of_its_form(app):
+    links = links_of(app, "/events/akson-stormote/register", method="POST")
+    assert links["nn"].href == "/events/akson-stormote?lang=nn"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["//evil.example/register", "/\\evil.example/register", "/%2F%2Fevil.example/x/register"],
+)
+def test_a_crafted_path_cannot_send_the_reader_to_another_site(app, path):
+    for link in links_of(app, path, method="POST").values():
+        assert link.href.startswith("/") and not link.href.startswith("//")
+        assert "\\" not in link.href
 
 
 # --- numbers --------------------------------------------------------------------------------
@@ -109,7 +178,8 @@ def test_outside_a_request_it_is_bokmal(app):
     ],
 )
 def test_number(lang, value, nb, en):
-    assert i18n.number(value) == {"nb": nb, "en": en}[lang]
+    # Nynorsk writes numbers as bokmål does.
+    assert i18n.number(value) == {"nb": nb, "nn": nb, "en": en}[lang]
 
 
 @pytest.mark.parametrize(
@@ -123,7 +193,7 @@ def test_number(lang, value, nb, en):
     ],
 )
 def test_percent(lang, value, nb, en):
-    assert i18n.percent(value) == {"nb": nb, "en": en}[lang]
+    assert i18n.percent(value) == {"nb": nb, "nn": nb, "en": en}[lang]
 
 
 # --- short forms across the change to summer time -------------------------------------------
@@ -163,17 +233,32 @@ def test_stamp_in_winter_and_summer():
     ],
 )
 def test_long_datetime(lang, when, nb, en):
-    assert i18n.long_datetime(when, "Europe/Oslo") == {"nb": nb, "en": en}[lang]
+    # Nynorsk's day names are its own ("tysdag"); the rest is written as in bokmål.
+    nn = nb.replace("tirsdag", "tysdag")
+    assert i18n.long_datetime(when, "Europe/Oslo") == {"nb": nb, "nn": nn, "en": en}[lang]
 
 
 def test_long_date(lang):
-    expected = {"nb": "tirsdag 5. mai 2020", "en": "Tuesday 5 May 2020"}[lang]
+    expected = {
+        "nb": "tirsdag 5. mai 2020",
+        "nn": "tysdag 5. mai 2020",
+        "en": "Tuesday 5 May 2020",
+    }[lang]
     assert i18n.long_date(START, "Europe/Oslo") == expected
     # 23:30 UTC on 5 May is already the 6th in Oslo.
     late = datetime(2020, 5, 5, 23, 30, tzinfo=UTC)
     assert i18n.long_date(late, "Europe/Oslo").startswith(
-        {"nb": "onsdag 6.", "en": "Wednesday 6"}[lang]
+        {"nb": "onsdag 6.", "nn": "onsdag 6.", "en": "Wednesday 6"}[lang]
     )
+
+
+def test_days_and_short_dates(lang):
+    due = datetime(2020, 7, 1, tzinfo=UTC).date()
+    assert (
+        i18n.long_day(due)
+        == {"nb": "1. juli 2020", "nn": "1. juli 2020", "en": "1 July 2020"}[lang]
+    )
+    assert i18n.short_date(due) == {"nb": "1. juli", "nn": "1. juli", "en": "1 Jul"}[lang]
 
 
 def test_clock(lang):
@@ -208,7 +293,8 @@ def test_clock(lang):
     ids=["same-day", "two-days", "past-midnight-in-oslo"],
 )
 def test_event_when(lang, starts_at, ends_at, nb, en):
-    assert i18n.event_when(event(starts_at, ends_at)) == {"nb": nb, "en": en}[lang]
+    nn = nb.replace("tirsdag", "tysdag")
+    assert i18n.event_when(event(starts_at, ends_at)) == {"nb": nb, "nn": nn, "en": en}[lang]
 
 
 def test_event_when_in_another_zone_names_it(lang):
@@ -216,6 +302,7 @@ def test_event_when_in_another_zone_names_it(lang):
 
     expected = {
         "nb": "tirsdag 5. mai 2020 kl. 08:00–09:00 EDT",
+        "nn": "tysdag 5. mai 2020 kl. 08:00–09:00 EDT",
         "en": "Tuesday 5 May 2020 at 08:00–09:00 EDT",
     }[lang]
     assert i18n.event_when(when) == expected
@@ -227,7 +314,7 @@ def test_a_zone_without_an_abbreviation_is_named_not_given_as_its_iana_name(lang
     text = i18n.event_when(when)
 
     assert "America/Sao_Paulo" not in text and "-03" not in text
-    assert text.endswith({"nb": " normaltid for Brasilia", "en": " Brasilia Standard Time"}[lang])
+    assert text.endswith({"nb": " normaltid for Brasilia", "nn": " normaltid for Brasilia", "en": " Brasilia Standard Time"}[lang])
 
 
 # --- one date format per kind of use on organiser pages -------------------------------------
@@ -259,3 +346,80 @@ def test_the_three_organiser_formats(app):
         assert i18n.long_datetime(at, "Europe/Oslo") == "mandag 4. mai 2020 kl. 13:05"
         assert i18n.long_day(at.date()) == "4. mai 2020"
         assert i18n.short_datetime(at, "Europe/Oslo") == "04.05.2020 13:05"
+
+
+# --- the catalogues -------------------------------------------------------------------------
+
+
+def catalogue(lang: str):
+    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        return read_po(source, locale=lang)
+
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)")
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_every_entry_of_the_catalogue_is_translated(lang):
+    """No empty msgstr, no fuzzy entry, every plural form, no placeholder the code lacks."""
+    found = catalogue(lang)
+    # `pybabel compile` (make) skips a catalogue whose header is fuzzy: nothing would show.
+    assert not found.fuzzy, f"the {lang} catalogue's header is marked fuzzy"
+    problems = []
+    for message in found:
+        if not message.id:
+            continue
+        forms = message.string if message.pluralizable else (message.string,)
+        if message.fuzzy:
+            problems.append(f"fuzzy: {message.id!r}")
+        if not all(forms) or (message.pluralizable and len(forms) != found.num_plurals):
+            problems.append(f"untranslated: {message.id!r}")
+        known = set(
+            PLACEHOLDER.findall(" ".join(message.id if message.pluralizable else [message.id]))
+        )
+        for form in forms:
+            unknown = set(PLACEHOLDER.findall(form)) - known
+            if unknown:
+                problems.append(f"placeholders {sorted(unknown)} not in {message.id!r}")
+    problems += [f"{message.id!r}: {errors}" for message, errors in found.check()]
+    assert problems == []
+
+
+def source_messages() -> set[str]:
+    """Every msgid in the code and templates, extracted as `make messages` does."""
+    method_map = [
+        ("webinars/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+        ("templates/**.txt", "jinja2"),
+    ]
+    keywords = {
+        "_": None,
+        "gettext": None,
+        "ngettext": (1, 2),
+        "_l": None,
+        "lazy_gettext": None,
+        "N_": None,
+        "counted": (1, 2),
+    }
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, keywords=keywords
+    ):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_catalogue_has_every_string_of_the_code(lang):
+    """A string added without `make messages` would show untranslated: none is missing."""
+    known = {message.id[0] if message.pluralizable else message.id for message in catalogue(lang)}
+    assert sorted(source_messages() - known) == []
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_every_language_has_a_compiled_catalogue_the_app_reads(app, lang):
+    # The session's first fixture compiles the .po files, as `make` does.
+    assert (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo").is_file()
+    with app.app_context(), force_locale(lang):
+        # The 404 page's title, read from the compiled file: in the language, not in bokmål.
+        assert gettext("Fant ikke siden") != "Fant ikke siden"

@@ -3,19 +3,20 @@ asked, never to those who opted out or registered, and through the outbox."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.support import within
-from webinars import contacts, invitations
+from tests.support import text_part, within
+from webinars import contacts, invitations, municipalities
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.invitations import Audience
-from webinars.mail import outbox
-from webinars.models import Event, Invitation, OutboxMessage, utcnow
+from webinars.mail import messages, outbox
+from webinars.models import Contact, Event, Invitation, OutboxMessage, Registration, utcnow
 
 AKSON = "Nord,Vest,Sør-Øst"
 
@@ -133,3 +134,82 @@ def test_two_organisers_sending_at_once_mail_each_contact_once(app, meeting):
     assert errors == []
     assert len(_mailed()) == 4
     assert db.session.scalar(select(func.count(Invitation.id))) == 4
+
+
+# --- the language of an invitation ---------------------------------------------------------
+
+
+def _languages(kind: outbox.Kind = outbox.INVITATION) -> dict[str, tuple[str, str]]:
+    rows = db.session.execute(
+        select(OutboxMessage.recipient, OutboxMessage.locale, OutboxMessage.subject).where(
+            OutboxMessage.kind == kind.name
+        )
+    ).all()
+    return {recipient: (locale, subject) for recipient, locale, subject in rows}
+
+
+@pytest.mark.usefixtures("restore_register")
+def test_a_nynorsk_municipality_is_invited_in_nynorsk_others_in_bokmal(meeting, create_contact):
+    municipalities.set_languages({"4601": "nn", "0301": "neutral", "1804": "nb"})
+    create_contact("4621", email="hans@voss.no")  # Voss: still neutral
+    municipalities.set_languages({"4621": "nn"})
+
+    invitations.send(meeting, Audience())
+
+    title = meeting.title
+    assert _languages() == {
+        "ola@bergen.no": ("nn", f"Invitasjon: {title}"),
+        "hans@voss.no": ("nn", f"Invitasjon: {title}"),
+        "raymond@oslo.no": ("nb", f"Invitasjon: {title}"),
+        "direktor@oslo.no": ("nb", f"Invitasjon: {title}"),
+        "per@bodo.no": ("nb", f"Invitasjon: {title}"),
+    }
+    ola = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient == "ola@bergen.no")
+    ).one()
+    text = text_part(messages.compose(ola))
+    assert "skjemaet er allereie fylt ut med namnet ditt" in text
+    # The personal link opens the form in the mail's language.
+    assert re.search(r"http://webinars\.test/i/[\w.-]+\?lang=nn\b", text)
+
+
+@pytest.mark.usefixtures("restore_register")
+def test_a_contact_who_registered_keeps_the_language_they_chose(
+    meeting, create_event, create_registration
+):
+    """Their own choice wins over the municipality's form, in invitations and reminders."""
+    municipalities.set_languages({"4601": "nn", "0301": "nb"})
+    other = create_event(slug="webinar-1", eligible_regions=AKSON)
+    create_registration(other, "ola@bergen.no", municipality="4601", locale="nb")
+    create_registration(other, "raymond@oslo.no", municipality="0301", locale="nn")
+    create_registration(other, "per@bodo.no", municipality="1804", locale="en")
+
+    invitations.send(meeting, Audience())
+    with write_transaction():
+        db.session.execute(update(Invitation).values(invited_at=utcnow() - timedelta(days=2)))
+    invitations.send(meeting, Audience(remind=True))
+
+    for kind in (outbox.INVITATION, outbox.INVITATION_REMINDER):
+        languages = {recipient: locale for recipient, (locale, _s) in _languages(kind).items()}
+        assert languages == {
+            "ola@bergen.no": "nb",
+            "raymond@oslo.no": "nn",
+            "per@bodo.no": "en",
+            "direktor@oslo.no": "nb",  # never registered; Oslo writes bokmål
+        }
+    reminder = _languages(outbox.INVITATION_REMINDER)["raymond@oslo.no"][1]
+    assert reminder == f"Påminning: du er invitert til {meeting.title}"
+
+
+@pytest.mark.usefixtures("restore_register")
+def test_an_anonymised_registration_is_no_longer_a_choice(
+    meeting, create_event, create_registration
+):
+    municipalities.set_languages({"4601": "nn"})
+    other = create_event(slug="webinar-1", eligible_regions=AKSON)
+    create_registration(other, "ola@bergen.no", municipality="4601", locale="en")
+    ola = db.session.scalars(select(Contact).where(Contact.email == "ola@bergen.no")).one()
+    assert contacts.mail_language(ola) == "en"
+    with write_transaction():
+        db.session.execute(update(Registration).values(anonymised_at=utcnow()))
+    assert contacts.mail_language(ola) == "nn"

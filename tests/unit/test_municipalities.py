@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webinars import municipalities, registrations
 from webinars.db import write_transaction
@@ -236,3 +237,68 @@ def test_options_carry_the_search_data_and_are_built_once_per_name():
     [option] = municipalities.options(rows)
     assert option == ("5441", "Tana – Deatnu (Troms og Finnmark)", {"data-search": "tana|deatnu"})
     assert municipalities.options(rows)[0][2] is option[2]  # the cached choice, not a new one
+# --- the official language form -------------------------------------------------------------
+
+
+def with_languages(path, forms: dict[str, str]) -> None:
+    """The shipped register with a language column: `forms` by number, the rest empty."""
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=[*HEADER.strip().split(","), "language"])
+        writer.writeheader()
+        for row in shipped_rows():
+            writer.writerow({**row, "language": forms.get(row["number"], "")})
+
+
+def language_of(number: str) -> str:
+    db.session.expire_all()
+    return db.session.get(Municipality, number).language
+
+
+def test_every_municipality_is_neutral_until_told_otherwise(ctx):
+    # No list of the 2020 language decisions ships (see webinars/data/SOURCES.md).
+    assert municipalities.language_counts() == {"nb": 0, "nn": 0, "neutral": 356}
+
+
+def test_the_register_loads_language_forms_by_key_or_norwegian_label(ctx, tmp_path):
+    forms = {"4621": "nn", "3805": "NB", "1804": "Nynorsk", "0301": "bokmål", "4601": "nøytral"}
+    with_languages(tmp_path / "languages.csv", forms)
+
+    assert load(tmp_path / "languages.csv") == (0, 4, 0)  # Bergen was neutral already
+
+    assert [language_of(n) for n in forms] == ["nn", "nb", "nn", "nb", "neutral"]
+    assert municipalities.language_counts() == {"nb": 2, "nn": 2, "neutral": 352}
+
+
+def test_an_empty_language_cell_or_no_column_keeps_the_form(ctx, tmp_path):
+    municipalities.set_languages({"4621": "nn"})
+    with_languages(tmp_path / "languages.csv", {})
+    assert load(tmp_path / "languages.csv") == (0, 0, 0)
+    assert load() == (0, 0, 0)  # the shipped register has no language column
+    assert language_of("4621") == "nn"
+
+
+def test_bad_language_values_are_reported_by_line_and_nothing_is_stored(ctx, tmp_path):
+    municipalities.set_languages({"4621": "nn"})
+    # Lines 2 and 3 of the file: the header is line 1, then 0301 and 1101 in number order.
+    with_languages(tmp_path / "languages.csv", {"0301": "norsk", "1101": "nb", "1103": "ny"})
+
+    with pytest.raises(RegisterError) as refused:
+        load(tmp_path / "languages.csv")
+
+    assert "line 2: language 'norsk'" in str(refused.value)
+    assert "line 4: language 'ny'" in str(refused.value)
+    assert "line 3" not in str(refused.value)
+    assert language_of("1101") == "neutral" and language_of("4621") == "nn"
+
+
+def test_language_forms_are_set_all_or_none(ctx):
+    assert municipalities.set_languages({"4621": "nn", "4601": "neutral"}) == 1
+    with pytest.raises(municipalities.LanguageError) as refused:
+        municipalities.set_languages({"0301": "nb", "9999": "nn", "1804": "samisk"})
+    assert refused.value.numbers == ["1804", "9999"]  # no such municipality; no such form
+    assert language_of("0301") == "neutral" and language_of("4621") == "nn"
+
+
+def test_the_database_refuses_an_unknown_language_form(ctx):
+    with pytest.raises(IntegrityError), write_transaction():
+        db.session.get(Municipality, "0301").language = "samisk"

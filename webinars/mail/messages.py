@@ -25,7 +25,7 @@ from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import Select
 
-from .. import i18n, ical, links
+from .. import contacts, i18n, ical, links
 from ..models import Contact, Event, OutboxMessage, Programme, Registration, utcnow
 from . import outbox
 
@@ -111,7 +111,11 @@ def queue_recording(
 
 
 def queue_invitation(contact: Contact, event: Event, *, reminder: bool = False):
-    """An invitation (or a reminder of it) with the contact's link to the filled-in form."""
+    """An invitation (or a reminder of it) with the contact's link to the filled-in form.
+
+    In the contact's language (`contacts.mail_language`): their own choice, else nynorsk for
+    a nynorsk municipality and bokmål otherwise; the link opens the form in it too.
+    """
     kind = outbox.INVITATION_REMINDER if reminder else outbox.INVITATION
     context = {"contact_id": contact.id, "reminder": reminder}
     return _queue_to_contact(kind, contact, event=event, **context)
@@ -119,7 +123,7 @@ def queue_invitation(contact: Contact, event: Event, *, reminder: bool = False):
 
 def queue_submission_link(contact: Contact, programme: Programme):
     """The contact's personal link to hand in their municipality's signed declaration."""
-    locale = "nb"
+    locale = contacts.mail_language(contact)
     with force_locale(locale):
         due = i18n.long_day(programme.declarations_due)
     context = {
@@ -136,8 +140,14 @@ def queue_submission_link(contact: Contact, programme: Programme):
 
 
 def _queue_to_contact(
-    kind: outbox.Kind, contact: Contact, *, event: Event | None = None, locale="nb", **context
+    kind: outbox.Kind,
+    contact: Contact,
+    *,
+    event: Event | None = None,
+    locale: str | None = None,
+    **context,
 ) -> OutboxMessage:
+    locale = locale or contacts.mail_language(contact)
     return outbox.queue(
         kind,
         subject=render_subject(kind.template, locale, event=event, **context),
@@ -217,9 +227,13 @@ def _host() -> str:
     return urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
 
 
-def manage_url(token: str) -> str:
-    """The registrant's personal page; only ever written into their own e-mail."""
-    return f"{current_app.config['PUBLIC_URL']}/r/{token}"
+def manage_url(token: str, lang: str | None = None) -> str:
+    """The registrant's personal page; only ever written into their own e-mail.
+
+    With the registration's language, so the page opens in the language of the mail.
+    """
+    query = f"?lang={lang}" if lang else ""
+    return f"{current_app.config['PUBLIC_URL']}/r/{token}{query}"
 
 
 def render_subject(template: str, locale: str, **context) -> str:
@@ -279,8 +293,8 @@ def compose_bytes(row: OutboxMessage) -> bytes:
     context = outbox.context_of(row)
     registration, event = row.registration, row.event
     if row.token:
-        context["manage_url"] = manage_url(row.token)
-    unsubscribe = _contact_links(context, event)
+        context["manage_url"] = manage_url(row.token, row.locale)
+    unsubscribe = _contact_links(context, event, row.locale)
     organiser = context.pop("organiser", "")
     if event is not None:
         organiser = event.organiser_name or event.organiser_email
@@ -324,16 +338,21 @@ def compose(row: OutboxMessage) -> EmailMessage:
     return message_from_bytes(compose_bytes(row), policy=policy.default)
 
 
-def _contact_links(context: dict, event: Event | None) -> str | None:
-    """A mail to a contact: its personal links, built now (none is stored); the unsubscribe URL."""
+def _contact_links(context: dict, event: Event | None, locale: str) -> str | None:
+    """A mail to a contact: its personal links, built now (none is stored); the unsubscribe URL.
+
+    The pages they open are in the mail's language.
+    """
     contact_id = context.get("contact_id")
     if contact_id is None:
         return None
     context["unsubscribe_url"] = links.unsubscribe_url(contact_id)
     if event is not None:
-        context["invitation_url"] = links.invitation_url(contact_id, event.id)
+        context["invitation_url"] = links.invitation_url(contact_id, event.id, locale)
     if "programme_id" in context:
-        context["submission_url"] = links.submission_url(contact_id, context["programme_id"])
+        context["submission_url"] = links.submission_url(
+            contact_id, context["programme_id"], locale
+        )
     return context["unsubscribe_url"]
 
 

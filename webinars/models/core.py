@@ -34,6 +34,13 @@ if TYPE_CHECKING:
 
 class Municipality(db.Model):
     __tablename__ = "municipalities"
+    __table_args__ = (CheckConstraint("language IN ('nb', 'nn', 'neutral')", name="language_form"),)
+
+    BOKMAL = "nb"
+    NYNORSK = "nn"
+    NEUTRAL = "neutral"
+    #: The official language forms (målvedtak), with their labels.
+    LANGUAGE_FORMS = {BOKMAL: N_("bokmål"), NYNORSK: N_("nynorsk"), NEUTRAL: N_("nøytral")}
 
     #: Statistics Norway's 4-digit municipality number, e.g. "0301".
     number: Mapped[str] = mapped_column(String(4), primary_key=True)
@@ -45,6 +52,9 @@ class Municipality(db.Model):
     health_region: Mapped[str] = mapped_column(String(20))
     #: False once a newer register no longer lists it (kept so old registrations still point here).
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    #: Its official language form under the language act: nb, nn or neutral. It decides
+    #: the language of invitations and of mails nobody chose a language for.
+    language: Mapped[str] = mapped_column(String(7), default=NEUTRAL, server_default=NEUTRAL)
 
 
 class Event(db.Model):
@@ -183,6 +193,8 @@ class Registration(db.Model):
             postgresql_where=text("attended_minutes IS NOT NULL"),
         ),
         CheckConstraint("email = lower(email)", name="email_lower_case"),
+        # A contact's language is that of their latest registration, found by address.
+        Index("ix_registrations_email", "email", "created_at"),
     )
 
     CONFIRMED = "confirmed"
@@ -200,7 +212,8 @@ class Registration(db.Model):
     organisation: Mapped[str] = mapped_column(String(200), default="")
     #: confirmed, waitlisted or cancelled.
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
-    #: Language of the pages the registrant used; their e-mails follow it.
+    #: Language of the pages the registrant used (one of i18n.LANGUAGES); every mail and
+    #: invite of the registration is written in it.
     locale: Mapped[str] = mapped_column(String(5), default="nb", server_default="nb")
     #: The SEQUENCE of the last invite or cancellation this registrant's calendar got.
     ical_sequence: Mapped[int] = mapped_column(Integer, default=-1)

@@ -56,6 +56,7 @@ from . import (  # noqa: E402,F401
     declarations,
     events,
     invitations,
+    municipalities,
     outbox,
     participants,
     programmes,

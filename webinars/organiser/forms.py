@@ -599,3 +599,8 @@ class RecordingForm(FlaskForm):
             return datetime.fromisoformat(self.round.data) if self.round.data else None
         except ValueError:
             return None
+
+
+class LanguageFormsForm(FlaskForm):
+    """The official language forms of the municipalities on a page: one select each, named
+    `language-<number>` (read by the view), and the CSRF token."""

@@ -1,8 +1,19 @@
-"""What arrives through a real SMTP server (aiosmtpd): headers, MIME structure, the invite."""
+"""What arrives through a real SMTP server (aiosmtpd): headers, MIME structure, the invite;
+and the language every mail of a registration is written in."""
 
-from webinars import declarations, invitations
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.support import text_part
+from tests.unit.test_events import fields_of
+from webinars import declarations, events, invitations, municipalities, registrations, reminders
 from webinars.db import write_transaction
+from webinars.extensions import db
 from webinars.mail import messages, outbox, worker
+from webinars.models import Event, OutboxMessage, Registration
 from webinars.registrations import new_token
 
 
@@ -102,3 +113,65 @@ def test_the_submission_link_mail_comes_from_the_programme(
     assert "Har Bergen signert intensjonserklæringen for Akson?" in plain
     assert "http://webinars.test/d/" in plain and "1. juli 2020" in plain
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_every_mail_of_a_registration_is_in_the_language_it_was_made_in(
+    ctx, create_event, create_registration
+):
+    """Registered on nynorsk pages: confirmation, waiting list, update, reminder,
+    cancellation, promotion, recording and the event's cancellation all come in nynorsk."""
+    event = create_event(title="Stormøte", capacity=1, waitlist=True)
+    kari = create_registration(event, "kari@kommune.no", locale="nn")
+    ola = create_registration(event, "ola@kommune.no", locale="nn", name="Ola Nordmann")
+    assert (kari.locale, ola.locale) == ("nn", "nn")
+    event = db.session.get(Event, event.id)
+    later = event.starts_at + timedelta(hours=1)
+    events.update_event(
+        event, replace(fields_of(event), starts_at=later, ends_at=later + timedelta(hours=1))
+    )
+    assert reminders.send_reminders(later - timedelta(hours=23)) == 1
+    registrations.cancel(db.session.get(Registration, kari.id))  # Ola gets the seat
+    with write_transaction():
+        messages.queue_recording(db.session.get(Registration, ola.id))
+    events.cancel_event(db.session.get(Event, event.id), "Vi set opp eit nytt møte.")
+
+    expected = {
+        ("confirmation", "kari@kommune.no"): "Du er påmeld Stormøte.",
+        ("confirmation", "ola@kommune.no"): "Du står på ventelista: Stormøte",
+        ("event_updated", "kari@kommune.no"): "Endra: Stormøte",
+        ("event_updated", "ola@kommune.no"): "Endra: Stormøte",
+        ("reminder_day", "kari@kommune.no"): "Dette er ei påminning om at du er påmeld",
+        ("cancellation", "kari@kommune.no"): "Møtet blir fjerna frå kalenderen din.",
+        ("promoted", "ola@kommune.no"): "Det blei ein plass ledig",
+        ("recording", "ola@kommune.no"): "Opptaket er tilgjengeleg",
+        ("event_cancelled", "ola@kommune.no"): "Melding frå arrangøren:",
+    }
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert sorted((row.kind, row.recipient) for row in rows) == sorted(expected)
+    for row in rows:
+        mail = messages.compose(row)
+        text = mail["Subject"] + "\n" + text_part(mail)
+        assert mail["Content-Language"] == "nn", row.kind
+        assert expected[row.kind, row.recipient] in text, (row.kind, text)
+        assert "Påmeldingen" not in text and "påmeldt" not in text, (row.kind, text)
+
+
+@pytest.mark.usefixtures("restore_register")
+def test_a_registration_an_organiser_makes_follows_the_municipality(ctx, create_event):
+    """Nobody chose a language: a nynorsk municipality's people get nynorsk, others bokmål."""
+    event = create_event(title="Stormøte")
+    municipalities.set_languages({"4621": "nn", "4601": "neutral"})  # Voss and Bergen
+    voss, _new = registrations.add_by_organiser(
+        event, name="Hans", email="hans@voss.no", role="ordforer", municipality="4621"
+    )
+    bergen, _new = registrations.add_by_organiser(
+        event, name="Marte", email="marte@bergen.no", role="ordforer", municipality="4601"
+    )
+    assert (voss.locale, bergen.locale) == ("nn", "nb")
+    subjects = dict(
+        db.session.execute(select(OutboxMessage.recipient, OutboxMessage.subject)).all()
+    )
+    assert subjects == {
+        "hans@voss.no": "Påmeldinga er stadfesta: Stormøte",
+        "marte@bergen.no": "Påmeldingen er bekreftet: Stormøte",
+    }
