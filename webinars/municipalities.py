@@ -1,13 +1,16 @@
-"""The municipality register: the 2020 list ships with the package; newer lists can be loaded."""
+"""The municipality register (the 2020 list ships with the package; newer lists can be loaded)
+and the choices forms offer from it."""
 
 import csv
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import select
+from flask_babel import get_locale
+from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Municipality
+from .registrations import Eligibility, eligible_condition
 
 REGISTER_2020 = "kommuner-2020.csv"
 #: Eligibility rules name these (the Akson meeting: every region but Midt-Norge).
@@ -118,10 +121,60 @@ def region_and_county_choices() -> tuple[list[str], list[tuple[str, str]]]:
     return regions, [(number, name) for number, name in counties]
 
 
-def active_choices() -> list[Municipality]:
-    """Every municipality of the current register, by name (the forms filter by event)."""
-    return list(
-        db.session.scalars(
-            select(Municipality).where(Municipality.active).order_by(Municipality.name)
-        )
+class Choices:
+    """The municipalities one eligibility rule offers, as a form's choices, built once.
+
+    Shared by every request of the process that asks for the same register, rule and
+    language: read-only.
+    """
+
+    __slots__ = ("numbers", "options")
+
+    def __init__(self, options: list[tuple]):
+        #: (number, label) pairs by name, as WTForms takes them (see `choice`).
+        self.options = tuple(options)
+        #: The numbers a form may accept: what validating a POST needs, without the labels.
+        self.numbers = frozenset(option[0] for option in self.options)
+
+
+def choice(municipality: Municipality) -> tuple[str, str]:
+    """One municipality as a choice of a form: its number and the label people pick."""
+    return municipality.number, f"{municipality.name} ({municipality.county_name})"
+
+
+#: One row, read by every form: the register changes only by a load, which moves the count
+#: or the latest `updated_at` (a retired row is updated, never deleted).
+_VERSION = select(func.count(Municipality.number), func.max(Municipality.updated_at))
+
+#: Built choices, by register version, eligibility rule and language.
+_CHOICES: dict[tuple, Choices] = {}
+
+
+def register_version() -> tuple:
+    """What identifies the register as it is now: its number of rows and latest change."""
+    return tuple(db.session.execute(_VERSION).one())
+
+
+def choices(eligibility: Eligibility) -> Choices:
+    """The active municipalities the rule lets register, by name, as choices.
+
+    Built once per process for each register version, rule and language, then reused: the
+    event page and the registration form offer ~300 of them on every request. One cheap
+    query per call checks the register, so a load by any other process is seen at once.
+    """
+    key = (
+        register_version(),
+        tuple(eligibility.region_list),
+        tuple(eligibility.county_list),
+        str(get_locale() or "nb"),
     )
+    found = _CHOICES.get(key)
+    if found is None:
+        rows = db.session.scalars(
+            select(Municipality).where(eligible_condition(eligibility)).order_by(Municipality.name)
+        )
+        found = Choices([choice(municipality) for municipality in rows])
+        if len(_CHOICES) >= 64:  # rules and languages are few; old register versions go
+            _CHOICES.clear()
+        _CHOICES[key] = found
+    return found

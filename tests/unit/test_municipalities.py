@@ -3,11 +3,13 @@ the forms offer from it."""
 
 import csv
 from importlib import resources
+from types import SimpleNamespace
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from webinars import municipalities, registrations
+from webinars import create_app, municipalities, registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.models import Municipality, Registration
@@ -152,18 +154,64 @@ def test_region_and_county_choices_follow_the_active_register(ctx, tmp_path):
     assert counties == [c for c in COUNTIES_2020 if c[0] not in ("15", "50")]
 
 
-def test_active_choices_are_the_current_municipalities_by_name(ctx, tmp_path):
-    choices = municipalities.active_choices()
-    assert len(choices) == 356
-    names = [m.name for m in choices]
+def rule(regions: str = "", counties: str = "") -> SimpleNamespace:
+    """An eligibility rule, as an event or a programme carries it."""
+    return SimpleNamespace(
+        region_list=[r for r in regions.split(",") if r],
+        county_list=[c for c in counties.split(",") if c],
+    )
+
+
+def test_choices_are_the_eligible_municipalities_by_name(ctx):
+    everyone = municipalities.choices(rule())
+    assert len(everyone.options) == 356
+    names = [label for _number, label in everyone.options]
     # Letters outside a–z sort differently by database collation; plain names do not.
-    plain = [name for name in names if name.isascii() and name.isalpha()]
+    plain = [name for name in names if name.split(" (")[0].isascii()]
     assert len(plain) > 100
     assert plain == sorted(plain)
-    assert names.index("Bergen") < names.index("Oslo") < names.index("Trondheim")
+    assert names.index("Bergen (Vestland)") < names.index("Oslo (Oslo)")
+    assert ("0301", "Oslo (Oslo)") in everyone.options
+    assert everyone.numbers == {number for number, _label in everyone.options}
 
+    akson = municipalities.choices(rule("Nord,Vest,Sør-Øst"))
+    assert len(akson.numbers) == 292
+    assert "5001" not in akson.numbers  # Trondheim is in Midt-Norge
+    assert {"0301", "4601", "1804"} <= akson.numbers
+    assert municipalities.choices(rule(counties="03")).options == (("0301", "Oslo (Oslo)"),)
+
+
+def test_choices_are_built_once_per_rule_and_language(ctx):
+    akson = municipalities.choices(rule("Nord,Vest,Sør-Øst"))
+    assert municipalities.choices(rule("Nord,Vest,Sør-Øst")) is akson
+    assert municipalities.choices(rule("Nord")) is not akson
+    for language in ("en", "nn"):
+        with force_locale(language):
+            assert municipalities.choices(rule("Nord,Vest,Sør-Øst")) is not akson
+
+
+def test_choices_follow_a_register_loaded_by_another_process(ctx, app_config, db_url, tmp_path):
+    """Another process (here another app on the same database) loads a register: the
+    choices this process built before are not used again, whatever is cached."""
+    before = municipalities.choices(rule())
+    assert "1811" in before.numbers
+    other = create_app(
+        {**{k: ctx.config[k] for k in ("TESTING", "SECRET_KEY")}, "SQLALCHEMY_DATABASE_URI": db_url}
+    )
     write_register(tmp_path / "new.csv", [r for r in shipped_rows() if r["number"] != "1811"])
-    load(tmp_path / "new.csv")
-    numbers = [m.number for m in municipalities.active_choices()]
-    assert len(numbers) == 355
-    assert "1811" not in numbers
+    with other.app_context():
+        load(tmp_path / "new.csv")
+        db.engine.dispose()
+    db.session.rollback()  # this process's next request: a new transaction
+    after = municipalities.choices(rule())
+    assert "1811" not in after.numbers
+    assert len(after.options) == 355
+
+    # A renamed municipality is seen too: the count stays, the latest change moves.
+    renamed = [dict(r, name="Nye Oslo") if r["number"] == "0301" else r for r in shipped_rows()]
+    write_register(tmp_path / "renamed.csv", renamed)
+    with other.app_context():
+        load(tmp_path / "renamed.csv")
+        db.engine.dispose()
+    db.session.rollback()
+    assert ("0301", "Nye Oslo (Oslo)") in municipalities.choices(rule()).options

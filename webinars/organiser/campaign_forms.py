@@ -24,6 +24,7 @@ from wtforms.validators import (
 )
 
 from ..models import Programme
+from ..municipalities import choice
 from ..programmes import ProgrammeFields
 from ..validators import lower, mail_address, single_line, strip
 from .forms import SLUG_PATTERN, MultiCheckboxField
@@ -177,6 +178,4 @@ class DeclarationForm(FlaskForm):
 
     def __init__(self, municipalities, **kwargs):
         super().__init__(**kwargs)
-        self.municipality.choices = [("", _l("Velg kommune"))] + [
-            (m.number, f"{m.name} ({m.county_name})") for m in municipalities
-        ]
+        self.municipality.choices = [("", _l("Velg kommune"))] + [choice(m) for m in municipalities]

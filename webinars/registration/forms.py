@@ -1,17 +1,124 @@
 """The registration form (shared by the public page and organisers adding someone by hand),
 and the form a municipality hands in its signed declaration with."""
 
+from functools import lru_cache
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
+from markupsafe import Markup
 from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import Select
 
-from ..extensions import db
-from ..models import ROLES, Event, Municipality
-from ..registrations import eligible
+from .. import municipalities
+from ..models import ROLES, Event
 from ..validators import mail_address, single_line, strip
+
+
+class PrerenderedSelect(Select):
+    """A select whose options are rendered once per set of choices, not on every request.
+
+    WTForms writes every option through `html_params` and escaping on each render: with
+    ~300 municipalities, three fifths of the event page's time. This widget lets WTForms
+    render a field's options once, with nothing selected, and keeps the HTML under the
+    field's `options_key` (what the options depend on: the shared choices and the
+    language); a render marks the chosen option `selected` exactly as WTForms would and
+    writes the select's own attributes (id, aria-*) per request. The output is WTForms'
+    own, byte for byte.
+    """
+
+    def __call__(self, field, **kwargs):
+        options = _rendered_options(field)
+        select = str(super().__call__(_NoOptions(field), **kwargs))  # "<select …></select>"
+        chosen = options.selected.get(field.data) if isinstance(field.data, str) else None
+        inner = options.html if chosen is None else options.html.replace(*chosen, 1)
+        return Markup(select[: -len("</select>")] + inner + "</select>")
+
+
+class _NoOptions:
+    """A field as the widget sees it, without options: for the <select> element alone."""
+
+    def __init__(self, field):
+        self.id, self.name, self.flags = field.id, field.name, field.flags
+
+    def has_groups(self) -> bool:
+        return False
+
+    def _iter_choices_normalized(self):
+        return ()
+
+
+class _AllOptions(_NoOptions):
+    """A field with its options and nothing selected, for rendering them once."""
+
+    def __init__(self, field):
+        super().__init__(field)
+        self.field = field
+
+    def has_groups(self) -> bool:
+        return self.field.has_groups()
+
+    def _iter_choices_normalized(self):
+        return self.field._iter_choices_normalized()
+
+    def _iter_groups_normalized(self):
+        return self.field._iter_groups_normalized()
+
+
+class _Options:
+    """A field's options rendered with nothing selected, and each option's selected form."""
+
+    __slots__ = ("html", "selected")
+
+    html: str
+    selected: dict[str, tuple[str, str]]
+
+    def __init__(self, field):
+        data, field.data = field.data, None
+        try:
+            whole = str(Select()(_AllOptions(field)))
+            self.html = whole[whole.index(">") + 1 : -len("</select>")]
+            render = Select.render_option
+            self.selected = {
+                choice.value: (str(render(choice)), str(render(choice._replace(selected=True))))
+                for choice in field._iter_choices_normalized()
+            }
+        finally:
+            field.data = data
+
+
+#: Rendered options by the fields' options_key.
+_RENDERED: dict[object, _Options] = {}
+
+
+def _rendered_options(field) -> _Options:
+    options = _RENDERED.get(field.options_key)
+    if options is None:
+        options = _Options(field)
+        if len(_RENDERED) >= 64:  # a few keys per register version; old ones go
+            _RENDERED.clear()
+        _RENDERED[field.options_key] = options
+    return options
+
+
+class ChoiceField(SelectField):
+    """A select of shared choices, rendered by PrerenderedSelect."""
+
+    widget = PrerenderedSelect()
+
+    def offer(self, options: list[tuple], key: object) -> None:
+        """Offer these choices; `key` names them (the same key, the same options)."""
+        self.choices = options
+        self.options_key = key
+
+
+@lru_cache(maxsize=8)
+def _role_choices(locale: str) -> tuple[tuple, ...]:
+    """The roles in the request's language (`locale` is its name: the cache key)."""
+    return tuple([("", _("Velg rolle"))] + [(key, _(label)) for key, label in ROLES.items()])
 
 
 class RegistrationForm(FlaskForm):
@@ -35,13 +142,13 @@ class RegistrationForm(FlaskForm):
             mail_address,
         ],
     )
-    role = SelectField(
+    role = ChoiceField(
         _l("Rolle"),
         choices=[],
         validators=[DataRequired(_l("Velg rollen din."))],
         validate_choice=False,
     )
-    municipality = SelectField(
+    municipality = ChoiceField(
         _l("Kommune"),
         choices=[],
         validators=[DataRequired(_l("Velg kommunen din."))],
@@ -61,54 +168,31 @@ class RegistrationForm(FlaskForm):
     #: that fills it is answered as a success and stores nothing.
     website = StringField(_l("Nettsted (la stå tomt)"))
 
-    def __init__(self, event: Event, municipalities: list[Municipality], *args, **kwargs):
+    def __init__(self, event: Event, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = [("", _l("Velg rolle"))] + [
-            (key, _l(label)) for key, label in ROLES.items()
-        ]
-        # Kept while the form lives: for a POST it is the one ORM object the service checks
-        # again, which the session's (weak) identity map then still holds.
-        self.offered = municipalities
-        self.municipality.choices = [("", _l("Velg kommune"))] + [
-            (m.number, f"{m.name} ({m.county_name})") for m in municipalities if eligible(event, m)
-        ]
+        locale = str(get_locale() or "nb")
+        self.role.offer(_role_choices(locale), ("roles", locale))
+        # Shared and built once per register version, rule and language (and its options'
+        # HTML with it): validating a POST needs only the set of numbers.
+        self.offered = municipalities.choices(event)
+        self.municipality.offer(
+            [("", _("Velg kommune")), *self.offered.options], (self.offered, locale)
+        )
 
     def validate_role(self, field):
         if field.data and field.data not in ROLES:
             raise ValidationError(_l("Velg en rolle fra listen."))
 
     def validate_municipality(self, field):
-        if field.data and field.data not in {value for value, _ in field.choices if value}:
+        if field.data and field.data not in self.offered.numbers:
             raise ValidationError(
                 _l("Velg en kommune fra listen; den viser kommunene arrangementet er for.")
             )
 
 
-def for_event(event: Event, only: str | None = None, **kwargs) -> RegistrationForm:
-    """The registration form; with `only`, the one municipality choice a POST names.
-
-    That is enough to validate a POST: the choice is valid exactly when that municipality is
-    in the full list. Building all ~350 choices took a sixth of a registration's time.
-    """
-    if only is not None:
-        # An ORM object, so the service's own check finds it in the session for free.
-        chosen = db.session.get(Municipality, only) if only else None
-        return RegistrationForm(
-            event, [chosen] if chosen is not None and chosen.active else [], **kwargs
-        )
-    query = (
-        select(
-            Municipality.number,
-            Municipality.name,
-            Municipality.county_name,
-            Municipality.county_number,
-            Municipality.health_region,
-            Municipality.active,
-        )
-        .where(Municipality.active)
-        .order_by(Municipality.name)
-    )
-    return RegistrationForm(event, db.session.execute(query).all(), **kwargs)
+def for_event(event: Event, **kwargs) -> RegistrationForm:
+    """The registration form for an event: the municipalities its rule lets register."""
+    return RegistrationForm(event, **kwargs)
 
 
 class SubmissionForm(FlaskForm):

@@ -37,7 +37,6 @@ def _public_event(slug: str) -> Event:
 
 def _form_again(event: Event, form: RegistrationForm):
     """Show a posted form again (422) with its errors and every municipality to choose from."""
-    form.municipality.choices = for_event(event).municipality.choices
     return render_template("registration/event.html", event=event, form=form), 422
 
 
@@ -86,7 +85,7 @@ def register(slug):
         registrations.check_open(event)
     except registrations.RegistrationError as exc:
         return _closed(event, exc)
-    form = for_event(event, only=request.form.get("municipality", ""))
+    form = for_event(event)
     if form.website.data:
         # The honeypot is filled: a bot. It gets the answer a person gets; nothing is stored.
         return _answer_registered(slug, request.form.get("email", ""))
