@@ -389,12 +389,13 @@ def _send_again(
     return registration
 
 
-#: Take a seat if there is one: the condition and the change are one statement.
+#: Take a seat if there is one: the condition and the change are one statement. A seat is a
+#: count, not a change of the event: updated_at stays, so its calendar files stay valid.
 _TAKE_SEAT = (
     update(Event)
     .where(Event.id == bindparam("event_id"))
     .where(or_(Event.capacity.is_(None), Event.seats_taken < Event.capacity))
-    .values(seats_taken=Event.seats_taken + 1)
+    .values(seats_taken=Event.seats_taken + 1, updated_at=Event.updated_at)
     .returning(Event.seats_taken, Event.sequence)
     .execution_options(synchronize_session=False)
 )
@@ -414,7 +415,9 @@ def _take_seat(event: Event) -> bool:
 
 def _release_seat(event: Event) -> None:
     db.session.execute(
-        update(Event).where(Event.id == event.id).values(seats_taken=Event.seats_taken - 1)
+        update(Event)
+        .where(Event.id == event.id)
+        .values(seats_taken=Event.seats_taken - 1, updated_at=Event.updated_at)
     )
     db.session.expire(event, ["seats_taken"])
 

@@ -1,5 +1,7 @@
 """Public views: the programme, an event, registering, the registrant's page, calendar files."""
 
+from datetime import timedelta
+
 from flask import (
     Response,
     abort,
@@ -14,7 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
-from .. import ical, programmes, registrations
+from .. import events, ical, programmes, registrations
 from ..extensions import db, limiter
 from ..models import Event, Registration, utcnow
 from . import bp
@@ -53,6 +55,35 @@ def _calendar_response(data: bytes, filename: str) -> Response:
         data,
         mimetype="text/calendar",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _public_calendar(file: ical.PublicFile, filename: str) -> Response:
+    """A public file or feed with validators: a calendar polling an unchanged feed gets a 304.
+
+    `no-cache`, not a max-age: a cache may keep the file but asks every time, so a cancelled
+    or moved meeting reaches subscribers on their next poll, and the question costs about
+    as much as /healthz. The ETag also names the language (a session may choose English),
+    so a cache revalidating one language's copy for a reader of another gets the other.
+    """
+    response = _calendar_response(file.body, filename)
+    response.set_etag(file.etag)
+    # HTTP dates count whole seconds: a date sent in the second of the change would also
+    # cover a second change in that second, and If-Modified-Since would hide it for ever.
+    if file.modified is not None and utcnow() - file.modified >= timedelta(seconds=1):
+        response.last_modified = file.modified
+    response.cache_control.no_cache = True
+    response.vary.add("Cookie")
+    return response.make_conditional(request)
+
+
+def _feed(scope: tuple, load, name: str, filename: str, changed=None) -> Response:
+    """A feed of public events, built once per version of the events (any process's change
+    moves it), scope, name and language; `changed`: when what else it shows last changed."""
+    version = events.version()
+    modified = max(filter(None, (version[1], changed)), default=None)
+    return _public_calendar(
+        ical.public_file((*scope, version), load, name=name, modified=modified), filename
     )
 
 
@@ -140,27 +171,34 @@ def registered(slug):
 def event_calendar(slug):
     """The public calendar file for one event (no join link)."""
     event = _public_event(slug)
-    return _calendar_response(ical.public_calendar([event]), f"{event.slug}.ics")
+    return _public_calendar(ical.event_file(event), f"{event.slug}.ics")
 
 
 @bp.get("/programmes/<slug>/calendar.ics")
 def programme_calendar(slug):
     """The programme's feed: its published events, past and upcoming (no join links)."""
     programme = programmes.by_slug(slug) or abort(404)
-    events = programmes.public_events(programme)
-    return _calendar_response(
-        ical.public_calendar(events, name=programme.title), f"{programme.slug}.ics"
+    return _feed(
+        ("programme", programme.id),
+        lambda: programmes.public_events(programme),
+        programme.title,
+        f"{programme.slug}.ics",
+        changed=programme.updated_at,
+    )
+
+
+def _published_events() -> list[Event]:
+    return list(
+        db.session.scalars(
+            select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
+        )
     )
 
 
 @bp.get("/calendar.ics")
 def feed():
     """A feed of every published event, past and upcoming, to subscribe to."""
-    events = db.session.scalars(
-        select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
-    ).all()
-    name = _("Webinarer og digitale møter")
-    return _calendar_response(ical.public_calendar(events, name=name), "webinarer.ics")
+    return _feed(("site",), _published_events, _("Webinarer og digitale møter"), "webinarer.ics")
 
 
 def _registration(token: str):
