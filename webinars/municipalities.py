@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Municipality
-from .registrations import Eligibility, eligible_condition
+from .registrations import Eligibility, eligible, eligible_condition
 
 REGISTER_2020 = "kommuner-2020.csv"
 #: Eligibility rules name these (the Akson meeting: every region but Midt-Norge).
@@ -128,13 +128,20 @@ class Choices:
     language: read-only.
     """
 
-    __slots__ = ("numbers", "options")
+    __slots__ = ("options",)
 
     def __init__(self, options: list[tuple]):
         #: (number, label) pairs by name, as WTForms takes them (see `choice`).
         self.options = tuple(options)
-        #: The numbers a form may accept: what validating a POST needs, without the labels.
-        self.numbers = frozenset(option[0] for option in self.options)
+
+
+def offers(eligibility: Eligibility, number: str) -> bool:
+    """Whether `number` is one of the choices the rule offers (an active, eligible
+    municipality): one row, by primary key, kept in the session for whoever reads it next."""
+    if not (len(number) == 4 and number.isdigit()):
+        return False
+    municipality = db.session.get(Municipality, number)
+    return municipality is not None and eligible(eligibility, municipality)
 
 
 def choice(municipality: Municipality) -> tuple[str, str]:

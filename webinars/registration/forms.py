@@ -1,6 +1,7 @@
 """The registration form (shared by the public page and organisers adding someone by hand),
 and the form a municipality hands in its signed declaration with."""
 
+from collections.abc import Callable, Hashable
 from functools import lru_cache
 
 from flask_babel import get_locale
@@ -95,6 +96,7 @@ _RENDERED: dict[object, _Options] = {}
 
 
 def _rendered_options(field) -> _Options:
+    field.choices  # noqa: B018 (built when first read, and with them the options_key)
     options = _RENDERED.get(field.options_key)
     if options is None:
         options = _Options(field)
@@ -109,10 +111,16 @@ class ChoiceField(SelectField):
 
     widget = PrerenderedSelect()
 
-    def offer(self, options: list[tuple], key: object) -> None:
-        """Offer these choices; `key` names them (the same key, the same options)."""
-        self.choices = options
-        self.options_key = key
+    def offer(self, build: Callable[[], tuple[list[tuple], Hashable]]) -> None:
+        """Offer the choices `build()` returns with the key that names them (the same key,
+        the same options). Built when first read, i.e. for rendering: validating a POST
+        does not need them."""
+
+        def choices():
+            options, self.options_key = build()
+            return options
+
+        self.choices = choices
 
 
 @lru_cache(maxsize=8)
@@ -170,21 +178,25 @@ class RegistrationForm(FlaskForm):
 
     def __init__(self, event: Event, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.event = event
         locale = str(get_locale() or "nb")
-        self.role.offer(_role_choices(locale), ("roles", locale))
+        self.role.offer(lambda: (_role_choices(locale), ("roles", locale)))
+        self.municipality.offer(lambda: self._municipality_choices(locale))
+
+    def _municipality_choices(self, locale: str) -> tuple[list[tuple], Hashable]:
         # Shared and built once per register version, rule and language (and its options'
-        # HTML with it): validating a POST needs only the set of numbers.
-        self.offered = municipalities.choices(event)
-        self.municipality.offer(
-            [("", _("Velg kommune")), *self.offered.options], (self.offered, locale)
-        )
+        # HTML with it); read only when the form is shown.
+        offered = municipalities.choices(self.event)
+        return [("", _("Velg kommune")), *offered.options], (offered, locale)
 
     def validate_role(self, field):
         if field.data and field.data not in ROLES:
             raise ValidationError(_l("Velg en rolle fra listen."))
 
     def validate_municipality(self, field):
-        if field.data and field.data not in self.offered.numbers:
+        # The one municipality named, not the ~300 choices: the service reads the same row
+        # again, from the session, so validating it costs no query of its own.
+        if field.data and not municipalities.offers(self.event, field.data):
             raise ValidationError(
                 _l("Velg en kommune fra listen; den viser kommunene arrangementet er for.")
             )
