@@ -9,101 +9,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from markupsafe import Markup
 from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import Select
 
 from .. import municipalities
 from ..models import ROLES, Event
 from ..validators import mail_address, single_line, strip
-
-
-class PrerenderedSelect(Select):
-    """A select whose options are rendered once per set of choices, not on every request.
-
-    WTForms writes every option through `html_params` and escaping on each render: with
-    ~300 municipalities, three fifths of the event page's time. This widget lets WTForms
-    render a field's options once, with nothing selected, and keeps the HTML under the
-    field's `options_key` (what the options depend on: the shared choices and the
-    language); a render marks the chosen option `selected` exactly as WTForms would and
-    writes the select's own attributes (id, aria-*) per request. The output is WTForms'
-    own, byte for byte.
-    """
-
-    def __call__(self, field, **kwargs):
-        options = _rendered_options(field)
-        select = str(super().__call__(_NoOptions(field), **kwargs))  # "<select …></select>"
-        chosen = options.selected.get(field.data) if isinstance(field.data, str) else None
-        inner = options.html if chosen is None else options.html.replace(*chosen, 1)
-        return Markup(select[: -len("</select>")] + inner + "</select>")
-
-
-class _NoOptions:
-    """A field as the widget sees it, without options: for the <select> element alone."""
-
-    def __init__(self, field):
-        self.id, self.name, self.flags = field.id, field.name, field.flags
-
-    def has_groups(self) -> bool:
-        return False
-
-    def _iter_choices_normalized(self):
-        return ()
-
-
-class _AllOptions(_NoOptions):
-    """A field with its options and nothing selected, for rendering them once."""
-
-    def __init__(self, field):
-        super().__init__(field)
-        self.field = field
-
-    def has_groups(self) -> bool:
-        return self.field.has_groups()
-
-    def _iter_choices_normalized(self):
-        return self.field._iter_choices_normalized()
-
-    def _iter_groups_normalized(self):
-        return self.field._iter_groups_normalized()
-
-
-class _Options:
-    """A field's options rendered with nothing selected, and each option's selected form."""
-
-    __slots__ = ("html", "selected")
-
-    html: str
-    selected: dict[str, tuple[str, str]]
-
-    def __init__(self, field):
-        data, field.data = field.data, None
-        try:
-            whole = str(Select()(_AllOptions(field)))
-            self.html = whole[whole.index(">") + 1 : -len("</select>")]
-            render = Select.render_option
-            self.selected = {
-                choice.value: (str(render(choice)), str(render(choice._replace(selected=True))))
-                for choice in field._iter_choices_normalized()
-            }
-        finally:
-            field.data = data
-
-
-#: Rendered options by the fields' options_key.
-_RENDERED: dict[object, _Options] = {}
-
-
-def _rendered_options(field) -> _Options:
-    field.choices  # noqa: B018 (built when first read, and with them the options_key)
-    options = _RENDERED.get(field.options_key)
-    if options is None:
-        options = _Options(field)
-        if len(_RENDERED) >= 64:  # a few keys per register version; old ones go
-            _RENDERED.clear()
-        _RENDERED[field.options_key] = options
-    return options
+from .widgets import EmailInput, PrerenderedSelect, TextInput
 
 
 class ChoiceField(SelectField):
@@ -134,6 +46,7 @@ class RegistrationForm(FlaskForm):
 
     name = StringField(
         _l("Navn"),
+        widget=TextInput(),
         filters=[strip],
         validators=[
             DataRequired(_l("Skriv navnet ditt.")),
@@ -143,6 +56,7 @@ class RegistrationForm(FlaskForm):
     )
     email = EmailField(
         _l("E-postadresse"),
+        widget=EmailInput(),
         filters=[strip],
         validators=[
             DataRequired(_l("Skriv e-postadressen din.")),
@@ -164,6 +78,7 @@ class RegistrationForm(FlaskForm):
     )
     organisation = StringField(
         _l("Organisasjon (valgfritt)"),
+        widget=TextInput(),
         filters=[strip],
         validators=[
             Optional(),
@@ -174,7 +89,7 @@ class RegistrationForm(FlaskForm):
 
     #: The honeypot: hidden from people (and from screen readers), filled in by bots. A POST
     #: that fills it is answered as a success and stores nothing.
-    website = StringField(_l("Nettsted (la stå tomt)"))
+    website = StringField(_l("Nettsted (la stå tomt)"), widget=TextInput())
 
     def __init__(self, event: Event, *args, **kwargs):
         super().__init__(*args, **kwargs)

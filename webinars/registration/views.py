@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from .. import events, ical, programmes, registrations
 from ..extensions import db, limiter
@@ -26,12 +27,13 @@ from .forms import RegistrationForm, for_event
 PUBLIC_STATUSES = (Event.PUBLISHED, Event.CANCELLED)
 
 
-#: Built once: every public page looks its event up by slug.
-_BY_SLUG = select(Event).where(Event.slug == bindparam("slug"))
+#: Built once: every public page looks its event up by slug, with its material (which the
+#: event page shows) in the same query.
+_BY_SLUG = select(Event).where(Event.slug == bindparam("slug")).options(joinedload(Event.materials))
 
 
 def _public_event(slug: str) -> Event:
-    event = db.session.scalar(_BY_SLUG, {"slug": slug})
+    event = db.session.scalars(_BY_SLUG, {"slug": slug}).unique().first()
     if event is None or event.status not in PUBLIC_STATUSES:
         abort(404)
     return event

@@ -4,13 +4,16 @@ import html
 import re
 
 import pytest
+from markupsafe import Markup
 from sqlalchemy import func, select
 from wtforms.widgets import Select
+from wtforms.widgets import html_params as wtforms_html_params
 
 from tests.support import within
 from webinars import seed
 from webinars.extensions import db
 from webinars.models import Event, OutboxMessage, Registration
+from webinars.registration import widgets
 from webinars.registration.forms import for_event
 
 LONG = "x" * 20_000
@@ -202,3 +205,27 @@ def test_prerendered_selects_write_what_wtforms_writes(app, event, chosen):
         field.data = "0301"
         assert '<option selected value="0301">Oslo (Oslo)</option>' in field()
         assert field().count("selected") == 1
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"id": "name", "name": "name", "value": ""},
+        {"value": 'Kari "K" <b>Nordmann</b> & co', "maxlength": 200, "required": True},
+        {"disabled": False, "aria_describedby": "name-error", "data_search_key": "bø"},
+        {"value": Markup("<i>allerede trygg</i>"), "class_": "wide", "for_": "x"},
+        {"autocomplete": "email", "type": "email", "value": "kari@kommune.no\u202e"},
+    ],
+)
+def test_our_html_params_writes_what_wtforms_writes(attributes):
+    assert widgets.html_params(**attributes) == wtforms_html_params(**attributes)
+
+
+def test_text_inputs_write_what_wtforms_writes(app, event):
+    with app.test_request_context("/"):
+        form = for_event(db.session.get(Event, event.id))
+        form.name.data = 'Kari "K" <b>'
+        for field in (form.name, form.email, form.organisation, form.website):
+            plain = type(field.widget).__mro__[1]()  # the WTForms widget ours extends
+            for attributes in ({}, {"aria_invalid": "true", "maxlength": 200}):
+                assert field(**attributes) == plain(field, **attributes)
