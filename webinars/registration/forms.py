@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from .. import municipalities
 from ..models import ROLES, Event
 from ..validators import mail_address, single_line, strip
-from .widgets import EmailInput, PrerenderedSelect, TextInput
+from .widgets import EmailInput, PrerenderedSelect, TextInput, cheap_labels
 
 
 class ChoiceField(SelectField):
@@ -93,6 +93,7 @@ class RegistrationForm(FlaskForm):
 
     def __init__(self, event: Event, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        cheap_labels(self)
         self.event = event
         locale = str(get_locale() or "nb")
         self.role.offer(lambda: (_role_choices(locale), ("roles", locale)))

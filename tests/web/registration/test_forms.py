@@ -6,6 +6,7 @@ import re
 import pytest
 from markupsafe import Markup
 from sqlalchemy import func, select
+from wtforms import Label as WTFormsLabel
 from wtforms.widgets import Select
 from wtforms.widgets import html_params as wtforms_html_params
 
@@ -229,3 +230,7 @@ def test_text_inputs_write_what_wtforms_writes(app, event):
             plain = type(field.widget).__mro__[1]()  # the WTForms widget ours extends
             for attributes in ({}, {"aria_invalid": "true", "maxlength": 200}):
                 assert field(**attributes) == plain(field, **attributes)
+        for field in form:
+            label = WTFormsLabel(field.label.field_id, field.label.text)
+            assert str(field.label) == str(label)
+            assert field.label("<b>", for_="x", class_="y") == label("<b>", for_="x", class_="y")
