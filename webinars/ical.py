@@ -367,12 +367,6 @@ def public_file(
     return found
 
 
-def event_file(event: Event) -> PublicFile:
-    """One event's public file, built once per version of the event (the row decides)."""
-    key = ("event", *_version(event), event.sequence, event.updated_at)
-    return public_file(key, lambda: [event])
-
-
 def calendar_uid(slug: str) -> str:
     """The event's UID: derived from its first slug and our host, fixed for its lifetime."""
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"

@@ -79,11 +79,12 @@ def _public_calendar(file: ical.PublicFile, filename: str) -> Response:
     return response.make_conditional(request)
 
 
-def _feed(scope: tuple, load, name: str, filename: str, changed=None) -> Response:
-    """A feed of public events, built once per version of the events (any process's change
-    moves it), scope, name and language; `changed`: when what else it shows last changed."""
+def _feed(scope: tuple, load, name: str | None, filename: str, changed=None) -> Response:
+    """A public file or feed, built once per version of the events (any process's change
+    moves it), scope, name and language. Last modified: when the latest of its events
+    changed, or `changed` (what else it shows), or for a feed any event (one that left it)."""
     version = events.version()
-    modified = max(filter(None, (version[1], changed)), default=None)
+    modified = max(filter(None, (version[1] if name else None, changed)), default=None)
     return _public_calendar(
         ical.public_file((*scope, version), load, name=name, modified=modified), filename
     )
@@ -172,8 +173,9 @@ def registered(slug):
 @bp.get("/events/<slug>/calendar.ics")
 def event_calendar(slug):
     """The public calendar file for one event (no join link)."""
-    event = _public_event(slug)
-    return _public_calendar(ical.event_file(event), f"{event.slug}.ics")
+    # Cached by the events' version like the feeds: a hit needs no event row (a slug whose
+    # file was built for this version is a public event's), a miss loads it or is a 404.
+    return _feed(("event", slug), lambda: [_public_event(slug)], None, f"{slug}.ics")
 
 
 @bp.get("/programmes/<slug>/calendar.ics")

@@ -220,3 +220,15 @@ def test_each_event_page_offers_its_own_municipalities(client, create_event, oth
     set_row(other_worker, north, eligible_regions="Nord,Vest")
     assert "Bergen (Vestland)" in client.get("/events/nord").text
     assert west.slug == "vest"
+
+
+def test_an_events_file_is_not_modified_by_another_events_change(client, app, event, create_event):
+    other = create_event(slug="webinar")
+    set_row(app, other, updated_at=utcnow() - timedelta(minutes=1))
+    first = client.get("/events/stormote/calendar.ics")
+    set_row(app, other, title="Webinar, ny tittel", updated_at=utcnow() - timedelta(seconds=30))
+    path = "/events/stormote/calendar.ics"
+    assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    modified = {"If-Modified-Since": first.headers["Last-Modified"]}
+    assert client.get(path, headers=modified).status_code == 304
+    assert client.get("/calendar.ics", headers=modified).status_code == 200
