@@ -135,13 +135,16 @@ class Choices:
         self.options = tuple(options)
 
 
-def offers(eligibility: Eligibility, number: str) -> bool:
-    """Whether `number` is one of the choices the rule offers (an active, eligible
-    municipality): one row, by primary key, kept in the session for whoever reads it next."""
+def offered(eligibility: Eligibility, number: str) -> Municipality | None:
+    """The municipality `number` names if it is one of the choices the rule offers (active
+    and eligible), else None: one row, by primary key. Keep it while the request needs it:
+    the session holds it only as long as someone does, and the service reads it again."""
     if not (len(number) == 4 and number.isdigit()):
-        return False
+        return None
     municipality = db.session.get(Municipality, number)
-    return municipality is not None and eligible(eligibility, municipality)
+    if municipality is None or not eligible(eligibility, municipality):
+        return None
+    return municipality
 
 
 def choice(municipality: Municipality) -> tuple[str, str]:

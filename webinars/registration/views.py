@@ -27,13 +27,15 @@ from .forms import RegistrationForm, for_event
 PUBLIC_STATUSES = (Event.PUBLISHED, Event.CANCELLED)
 
 
-#: Built once: every public page looks its event up by slug, with its material (which the
-#: event page shows) in the same query.
-_BY_SLUG = select(Event).where(Event.slug == bindparam("slug")).options(joinedload(Event.materials))
+#: Built once: every public page looks its event up by slug; the event page gets its
+#: material in the same query.
+_BY_SLUG = select(Event).where(Event.slug == bindparam("slug"))
+_WITH_MATERIAL = _BY_SLUG.options(joinedload(Event.materials))
 
 
-def _public_event(slug: str) -> Event:
-    event = db.session.scalars(_BY_SLUG, {"slug": slug}).unique().first()
+def _public_event(slug: str, *, material: bool = False) -> Event:
+    statement = _WITH_MATERIAL if material else _BY_SLUG
+    event = db.session.scalars(statement, {"slug": slug}).unique().first()
     if event is None or event.status not in PUBLIC_STATUSES:
         abort(404)
     return event
@@ -105,7 +107,7 @@ def index():
 @bp.get("/events/<slug>")
 def event(slug):
     """The event, its material and recording, and the form while registration is open."""
-    event = _public_event(slug)
+    event = _public_event(slug, material=True)
     form = for_event(event) if registrations.is_open(event) else None
     return render_template("registration/event.html", event=event, form=form, now=utcnow())
 
