@@ -33,6 +33,10 @@ _BY_SLUG = select(Event).where(Event.slug == bindparam("slug"))
 _WITH_MATERIAL = _BY_SLUG.options(joinedload(Event.materials))
 
 
+#: Built once: the programme page and the feed list every public event by start.
+_PUBLISHED = select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
+
+
 def _public_event(slug: str, *, material: bool = False) -> Event:
     statement = _WITH_MATERIAL if material else _BY_SLUG
     event = db.session.scalars(statement, {"slug": slug}).unique().first()
@@ -96,9 +100,7 @@ def _feed(scope: tuple, load, name: str | None, filename: str, changed=None) -> 
 def index():
     """Upcoming events first, then past ones with their recordings."""
     now = utcnow()
-    events = db.session.scalars(
-        select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
-    ).all()
+    events = _published_events()
     upcoming = [e for e in events if not e.is_past(now)]
     past = [e for e in reversed(events) if e.is_past(now)]
     return render_template("registration/index.html", upcoming=upcoming, past=past, now=now)
@@ -194,11 +196,7 @@ def programme_calendar(slug):
 
 
 def _published_events() -> list[Event]:
-    return list(
-        db.session.scalars(
-            select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
-        )
-    )
+    return list(db.session.scalars(_PUBLISHED))
 
 
 @bp.get("/calendar.ics")
