@@ -167,7 +167,7 @@ def register_version() -> tuple:
     return tuple(db.session.connection().execute(_VERSION).one())
 
 
-def choices(eligibility: Eligibility) -> Choices:
+def offered_choices(eligibility: Eligibility) -> Choices:
     """The active municipalities the rule lets register, by name, as choices.
 
     Built once per process for each register version, rule and language, then reused: the

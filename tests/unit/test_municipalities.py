@@ -168,7 +168,7 @@ def numbers(choices) -> set[str]:
 
 def test_offered_is_the_same_rule_for_one_number(ctx):
     akson = rule("Nord,Vest,Sør-Øst")
-    offered = numbers(municipalities.choices(akson))
+    offered = numbers(municipalities.offered_choices(akson))
     for number in ("0301", "5001", "4601", "9999", "03011", "", "<b>", "0301 "):
         found = municipalities.offered(akson, number)
         assert (found is not None) == (number in offered), number
@@ -176,7 +176,7 @@ def test_offered_is_the_same_rule_for_one_number(ctx):
 
 
 def test_choices_are_the_eligible_municipalities_by_name(ctx):
-    everyone = municipalities.choices(rule())
+    everyone = municipalities.offered_choices(rule())
     assert len(everyone.options) == 356
     names = [label for _number, label in everyone.options]
     # Letters outside a–z sort differently by database collation; plain names do not.
@@ -186,26 +186,26 @@ def test_choices_are_the_eligible_municipalities_by_name(ctx):
     assert names.index("Bergen (Vestland)") < names.index("Oslo (Oslo)")
     assert ("0301", "Oslo (Oslo)") in everyone.options
 
-    akson = numbers(municipalities.choices(rule("Nord,Vest,Sør-Øst")))
+    akson = numbers(municipalities.offered_choices(rule("Nord,Vest,Sør-Øst")))
     assert len(akson) == 292
     assert "5001" not in akson  # Trondheim is in Midt-Norge
     assert {"0301", "4601", "1804"} <= akson
-    assert municipalities.choices(rule(counties="03")).options == (("0301", "Oslo (Oslo)"),)
+    assert municipalities.offered_choices(rule(counties="03")).options == (("0301", "Oslo (Oslo)"),)
 
 
 def test_choices_are_built_once_per_rule_and_language(ctx):
-    akson = municipalities.choices(rule("Nord,Vest,Sør-Øst"))
-    assert municipalities.choices(rule("Nord,Vest,Sør-Øst")) is akson
-    assert municipalities.choices(rule("Nord")) is not akson
+    akson = municipalities.offered_choices(rule("Nord,Vest,Sør-Øst"))
+    assert municipalities.offered_choices(rule("Nord,Vest,Sør-Øst")) is akson
+    assert municipalities.offered_choices(rule("Nord")) is not akson
     for language in ("en", "nn"):
         with force_locale(language):
-            assert municipalities.choices(rule("Nord,Vest,Sør-Øst")) is not akson
+            assert municipalities.offered_choices(rule("Nord,Vest,Sør-Øst")) is not akson
 
 
 def test_choices_follow_a_register_loaded_by_another_process(ctx, app_config, db_url, tmp_path):
     """Another process (here another app on the same database) loads a register: the
     choices this process built before are not used again, whatever is cached."""
-    before = municipalities.choices(rule())
+    before = municipalities.offered_choices(rule())
     assert "1811" in numbers(before)
     other = create_app(
         {**{k: ctx.config[k] for k in ("TESTING", "SECRET_KEY")}, "SQLALCHEMY_DATABASE_URI": db_url}
@@ -215,7 +215,7 @@ def test_choices_follow_a_register_loaded_by_another_process(ctx, app_config, db
         load(tmp_path / "new.csv")
         db.engine.dispose()
     db.session.rollback()  # this process's next request: a new transaction
-    after = municipalities.choices(rule())
+    after = municipalities.offered_choices(rule())
     assert "1811" not in numbers(after)
     assert len(after.options) == 355
 
@@ -226,4 +226,4 @@ def test_choices_follow_a_register_loaded_by_another_process(ctx, app_config, db
         load(tmp_path / "renamed.csv")
         db.engine.dispose()
     db.session.rollback()
-    assert ("0301", "Nye Oslo (Oslo)") in municipalities.choices(rule()).options
+    assert ("0301", "Nye Oslo (Oslo)") in municipalities.offered_choices(rule()).options

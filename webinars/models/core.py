@@ -46,7 +46,8 @@ class Municipality(db.Model):
     #: False once a newer register no longer lists it (kept so old registrations still point here).
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     #: The last time a register load changed the row: with the count of rows it tells every
-    #: process whether the choices it built are still the register's (municipalities.choices).
+    #: process whether the choices it built are still the register's
+    #: (municipalities.offered_choices).
     updated_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow
     )

@@ -102,7 +102,7 @@ class RegistrationForm(FlaskForm):
     def _municipality_choices(self, locale: str) -> tuple[list[tuple], Hashable]:
         # Shared and built once per register version, rule and language (and its options'
         # HTML with it); read only when the form is shown.
-        offered = municipalities.choices(self.event)
+        offered = municipalities.offered_choices(self.event)
         return [("", _("Velg kommune")), *offered.options], (offered, locale)
 
     def validate_role(self, field):
