@@ -76,6 +76,7 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python bench/register.py
 	$(BIN)/python bench/series.py
+	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/outbox.py
 
 # After changing dependencies: the versions a fresh install resolves, written down.

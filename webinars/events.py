@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import ical, registrations
@@ -127,6 +127,20 @@ class Outcome:
     updated: int = 0
     waitlisted_told: int = 0
     promoted: int = 0
+
+
+#: One row: every change of an event moves its updated_at (a seat taken or given back does
+#: not, see registrations._TAKE_SEAT), and events are never deleted.
+_VERSION = select(func.count(Event.__table__.c.id), func.max(Event.__table__.c.updated_at))
+
+
+def version() -> tuple[int, datetime | None]:
+    """The events as they are now, in one cheap query: how many there are, the latest change.
+
+    What public calendar feeds are cached by: a change by any process moves it at once.
+    """
+    count, latest = db.session.connection().execute(_VERSION).one()  # plain Core: cheaper
+    return count, latest
 
 
 def all_events() -> list[Event]:

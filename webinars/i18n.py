@@ -172,6 +172,13 @@ def local_today(zone: ZoneInfo | None = None) -> date:
 
 def long_datetime(value: datetime, zone: str) -> str:
     """'tirsdag 5. mai 2020 kl. 14:00' in the given zone ('tysdag …' in nynorsk)."""
+    return _long_datetime(value, zone, _locale())
+
+
+@lru_cache(maxsize=1024)
+def _long_datetime(value: datetime, zone: str, locale: str) -> str:
+    """The same, kept per language (`locale` is the current one): Babel takes ~0.1 ms, and
+    every event page and the programme write deadlines."""
     local = value.astimezone(ZoneInfo(zone))
     if _locale() == "en":
         return format_datetime(local, "EEEE d MMMM y 'at' HH:mm", locale="en_GB")
@@ -180,6 +187,12 @@ def long_datetime(value: datetime, zone: str) -> str:
 
 def long_date(value: datetime, zone: str) -> str:
     """'tirsdag 5. mai 2020' in the given zone ('tysdag 5. mai 2020' in nynorsk)."""
+    return _long_date(value, zone, _locale())
+
+
+@lru_cache(maxsize=1024)
+def _long_date(value: datetime, zone: str, locale: str) -> str:
+    """The same, kept per language (`locale` is the current one)."""
     local = value.astimezone(ZoneInfo(zone))
     pattern = "EEEE d MMMM y" if _locale() == "en" else "EEEE d. MMMM y"
     return format_date(local, pattern, locale=_babel_locale())

@@ -10,8 +10,9 @@ registrant's own "add to calendar" links, which appear only on their page and in
 
 from __future__ import annotations
 
+import hashlib
 from calendar import monthrange
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
@@ -211,12 +212,18 @@ def _organizer(event: Event, *, required: bool) -> vCalAddress | None:
 
 
 def _vevent(
-    event: Event, sequence: int, *, private: bool, personal: bool = False, cancelled: bool = False
+    event: Event,
+    sequence: int,
+    *,
+    private: bool,
+    personal: bool = False,
+    cancelled: bool = False,
+    stamp: datetime | None = None,
 ) -> VEvent:
     vevent = VEvent()
     vevent.add("uid", event.ical_uid)
     vevent.add("sequence", sequence)
-    vevent.add("dtstamp", utcnow())
+    vevent.add("dtstamp", stamp or utcnow())
     vevent.add("dtstart", event.local_start)
     vevent.add("dtend", event.local_end)
     vevent.add("summary", event.title)
@@ -318,9 +325,54 @@ def personal_download(registration: Registration) -> bytes:
 
 
 def public_calendar(events: Iterable[Event], name: str | None = None) -> bytes:
-    """One event's public file or the feed of several: METHOD:PUBLISH, no private links."""
-    vevents = [_vevent(event, event.sequence, private=False) for event in events]
+    """One event's public file or the feed of several: METHOD:PUBLISH, no private links.
+
+    The same events give the same bytes in every process: DTSTAMP is the moment each event
+    last changed (when this version of it was made), so the file's ETag is the same on
+    every worker.
+    """
+    vevents = [
+        _vevent(event, event.sequence, private=False, stamp=event.updated_at) for event in events
+    ]
     return _calendar("PUBLISH", vevents, name=name)
+
+
+class PublicFile(NamedTuple):
+    """A public calendar file as it is served: its bytes, their ETag, when it last changed."""
+
+    body: bytes
+    etag: str
+    modified: datetime | None
+
+
+#: Public files and feeds, by what they were built from (see public_file).
+_PUBLIC: dict[tuple, PublicFile] = {}
+
+
+def public_file(
+    key: Hashable,
+    events: Callable[[], Iterable[Event]],
+    name: str | None = None,
+    modified: datetime | None = None,
+) -> PublicFile:
+    """A public file or feed, built once per process for each `key`, language and host.
+
+    `key` must change whenever one of the events would be written differently (for a feed,
+    events.version(), which a change by any process moves); `events` loads them and is only
+    called when the file for the key is not built yet. `modified` is when the file last
+    changed (for Last-Modified), by default the latest change of its events.
+    """
+    full_key = (key, name, str(get_locale() or "nb"), current_app.config["PUBLIC_URL"])
+    found = _PUBLIC.get(full_key)
+    if found is None:
+        listed = list(events())
+        body = public_calendar(listed, name=name)
+        changed = [e.updated_at for e in listed if e.updated_at] + ([modified] if modified else [])
+        found = PublicFile(body, hashlib.sha256(body).hexdigest()[:32], max(changed, default=None))
+        if len(_PUBLIC) >= 256:  # a file per event and language, a few feeds; old versions go
+            _PUBLIC.clear()
+        _PUBLIC[full_key] = found
+    return found
 
 
 def calendar_uid(slug: str) -> str:

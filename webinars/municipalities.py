@@ -1,4 +1,5 @@
 """The municipality register: the 2020 list ships with the package; newer lists can be loaded.
+The choices forms offer from it are built here, once per register version.
 
 Each municipality also has its official language form (bokmål, nynorsk or neutral), set by
 organisers or loaded with the register (an optional `language` column); a nynorsk
@@ -15,11 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
+from flask_babel import get_locale
 from sqlalchemy import func, select
 
 from .db import write_transaction
 from .extensions import db
 from .models import Municipality
+from .registrations import Eligibility, eligible, eligible_condition
 
 REGISTER_2020 = "kommuner-2020.csv"
 #: The Sami and Kven forms of the register's names, with their languages (ISO 639-3).
@@ -233,13 +236,70 @@ def region_and_county_choices() -> tuple[list[str], list[tuple[str, str]]]:
     return regions, [(number, name) for number, name in counties]
 
 
-def active_choices() -> list[Municipality]:
-    """Every municipality of the current register, by name (the forms filter by event)."""
-    return list(
-        db.session.scalars(
-            select(Municipality).where(Municipality.active).order_by(Municipality.name)
-        )
+class Choices:
+    """The municipalities one eligibility rule offers, as a form's choices, built once.
+
+    Shared by every request of the process that asks for the same register, rule and
+    language: read-only.
+    """
+
+    __slots__ = ("options",)
+
+    def __init__(self, options: list[tuple]):
+        #: (number, label, attributes) by name, as WTForms takes them (see `options`).
+        self.options = tuple(options)
+
+
+def offered(eligibility: Eligibility, number: str) -> Municipality | None:
+    """The municipality `number` names if it is one of the choices the rule offers (active
+    and eligible), else None: one row, by primary key. Keep it while the request needs it:
+    the session holds it only as long as someone does, and the service reads it again."""
+    if not (len(number) == 4 and number.isdigit()):
+        return None
+    municipality = db.session.get(Municipality, number)
+    if municipality is None or not eligible(eligibility, municipality):
+        return None
+    return municipality
+
+
+#: One row, read by every form: the register changes only by a load, which moves the count
+#: or the latest `updated_at` (a retired row is updated, never deleted).
+_TABLE = Municipality.__table__
+_VERSION = select(func.count(_TABLE.c.number), func.max(_TABLE.c.updated_at))
+
+#: Built choices, by register version, eligibility rule and language.
+_CHOICES: dict[tuple, Choices] = {}
+
+
+def register_version() -> tuple:
+    """What identifies the register as it is now: its number of rows and latest change."""
+    # On the session's connection, as plain Core: the ORM's execution adds nothing here.
+    return tuple(db.session.connection().execute(_VERSION).one())
+
+
+def offered_choices(eligibility: Eligibility) -> Choices:
+    """The active municipalities the rule lets register, by name, as choices.
+
+    Built once per process for each register version, rule and language, then reused: the
+    event page and the registration form offer ~300 of them on every request. One cheap
+    query per call checks the register, so a load by any other process is seen at once.
+    """
+    key = (
+        register_version(),
+        tuple(eligibility.region_list),
+        tuple(eligibility.county_list),
+        str(get_locale() or "nb"),
     )
+    found = _CHOICES.get(key)
+    if found is None:
+        rows = db.session.scalars(
+            select(Municipality).where(eligible_condition(eligibility)).order_by(Municipality.name)
+        )
+        found = Choices(options(rows))
+        if len(_CHOICES) >= 64:  # rules and languages are few; old register versions go
+            _CHOICES.clear()
+        _CHOICES[key] = found
+    return found
 
 
 # --- the municipality picker ------------------------------------------------------------------

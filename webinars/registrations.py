@@ -370,10 +370,15 @@ def issue_token(registration: Registration) -> str:
     return token
 
 
-#: Built once: every registrant's page looks its registration up by a token's hash.
+#: Built once: every registrant's page looks its registration up by a token's hash, with
+#: its event and municipality in the same query. Not as loader options: those would follow
+#: the registration into a later refresh ... FOR UPDATE, which PostgreSQL refuses on outer
+#: joins.
 _BY_TOKEN = (
-    select(Registration)
+    select(Registration, Event, Municipality)
     .join(RegistrationToken)
+    .join(Event, Event.id == Registration.event_id)
+    .join(Municipality, Municipality.number == Registration.municipality_number)
     .where(RegistrationToken.token_hash == bindparam("token_hash"))
 )
 
@@ -382,7 +387,14 @@ def find_by_token(token: str) -> Registration | None:
     """The registration a manage link points to, or None for unknown or tampered tokens."""
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(_BY_TOKEN, {"token_hash": hash_token(token)})
+    found = db.session.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
+    if found is None:
+        return None
+    registration, event, municipality = found
+    # Held by the registration as loaded (the session's map alone would let them go).
+    set_committed_value(registration, "event", event)
+    set_committed_value(registration, "municipality", municipality)
+    return registration
 
 
 # --- registering ----------------------------------------------------------------------------
@@ -685,12 +697,13 @@ _MARKED = select(Registration.id).where(
 )
 
 
-#: Take a seat if there is one: the condition and the change are one statement.
+#: Take a seat if there is one: the condition and the change are one statement. A seat is a
+#: count, not a change of the event: updated_at stays, so its calendar files stay valid.
 _TAKE_SEAT = (
     update(Event)
     .where(Event.id == bindparam("event_id"))
     .where(or_(Event.capacity.is_(None), Event.seats_taken < Event.capacity))
-    .values(seats_taken=Event.seats_taken + 1)
+    .values(seats_taken=Event.seats_taken + 1, updated_at=Event.updated_at)
     .returning(Event.seats_taken, Event.sequence)
     .execution_options(synchronize_session=False)
 )
@@ -710,7 +723,9 @@ def _take_seat(event: Event) -> bool:
 
 def _release_seat(event: Event) -> None:
     db.session.execute(
-        update(Event).where(Event.id == event.id).values(seats_taken=Event.seats_taken - 1)
+        update(Event)
+        .where(Event.id == event.id)
+        .values(seats_taken=Event.seats_taken - 1, updated_at=Event.updated_at)
     )
     db.session.expire(event, ["seats_taken"])
 

@@ -1,5 +1,6 @@
 """What every request and response goes through: security headers (a strict CSP, no
-framing, HSTS on https, no caching of organiser pages) and bounded numbers in URLs."""
+framing, HSTS on https, no caching of organiser pages, pages private to their visitor) and
+bounded numbers in URLs."""
 
 from __future__ import annotations
 
@@ -54,4 +55,8 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/organiser"):
             # Participant lists are personal data: not in the browser's or a proxy's cache.
             response.headers.setdefault("Cache-Control", "no-store")
+        elif response.mimetype == "text/html":
+            # Every page is one visitor's (its form's CSRF token, language, messages): the
+            # browser may keep it (Back), a shared cache may not.
+            response.headers.setdefault("Cache-Control", "private")
         return response

@@ -214,7 +214,7 @@ def test_the_language_links_switch_language_and_dates(page, live_server, akson):
     bokmal.focus()
     page.keyboard.press("Enter")
     expect(page.locator("html")).to_have_attribute("lang", "nb")
-    expect(page.get_by_text(f"{norwegian_date(akson)} kl. 14:00–15:30")).to_be_visible()
+    expect(page.locator(".when")).to_contain_text(f"{norwegian_date(akson)} kl. 14:00–15:30")
 
 
 def english_catalogue() -> dict[str, str]:

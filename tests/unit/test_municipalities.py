@@ -6,10 +6,11 @@ from importlib import resources
 from types import SimpleNamespace
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webinars import municipalities, registrations
+from webinars import create_app, municipalities, registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.models import Municipality, Registration
@@ -237,6 +238,8 @@ def test_options_carry_the_search_data_and_are_built_once_per_name():
     [option] = municipalities.options(rows)
     assert option == ("5441", "Tana – Deatnu (Troms og Finnmark)", {"data-search": "tana|deatnu"})
     assert municipalities.options(rows)[0][2] is option[2]  # the cached choice, not a new one
+
+
 # --- the official language form -------------------------------------------------------------
 
 
@@ -302,3 +305,78 @@ def test_language_forms_are_set_all_or_none(ctx):
 def test_the_database_refuses_an_unknown_language_form(ctx):
     with pytest.raises(IntegrityError), write_transaction():
         db.session.get(Municipality, "0301").language = "samisk"
+
+
+def rule(regions: str = "", counties: str = "") -> SimpleNamespace:
+    """An eligibility rule, as an event or a programme carries it."""
+    return SimpleNamespace(
+        region_list=[r for r in regions.split(",") if r],
+        county_list=[c for c in counties.split(",") if c],
+    )
+
+
+def numbers(choices) -> set[str]:
+    return {number for number, _label in choices.options}
+
+
+def test_offered_is_the_same_rule_for_one_number(ctx):
+    akson = rule("Nord,Vest,Sør-Øst")
+    offered = numbers(municipalities.offered_choices(akson))
+    for number in ("0301", "5001", "4601", "9999", "03011", "", "<b>", "0301 "):
+        found = municipalities.offered(akson, number)
+        assert (found is not None) == (number in offered), number
+        assert found is None or found.number == number
+
+
+def test_choices_are_the_eligible_municipalities_by_name(ctx):
+    everyone = municipalities.offered_choices(rule())
+    assert len(everyone.options) == 356
+    names = [label for _number, label in everyone.options]
+    # Letters outside a–z sort differently by database collation; plain names do not.
+    plain = [name for name in names if name.split(" (")[0].isascii()]
+    assert len(plain) > 100
+    assert plain == sorted(plain)
+    assert names.index("Bergen (Vestland)") < names.index("Oslo (Oslo)")
+    assert ("0301", "Oslo (Oslo)") in everyone.options
+
+    akson = numbers(municipalities.offered_choices(rule("Nord,Vest,Sør-Øst")))
+    assert len(akson) == 292
+    assert "5001" not in akson  # Trondheim is in Midt-Norge
+    assert {"0301", "4601", "1804"} <= akson
+    assert municipalities.offered_choices(rule(counties="03")).options == (("0301", "Oslo (Oslo)"),)
+
+
+def test_choices_are_built_once_per_rule_and_language(ctx):
+    akson = municipalities.offered_choices(rule("Nord,Vest,Sør-Øst"))
+    assert municipalities.offered_choices(rule("Nord,Vest,Sør-Øst")) is akson
+    assert municipalities.offered_choices(rule("Nord")) is not akson
+    for language in ("en", "nn"):
+        with force_locale(language):
+            assert municipalities.offered_choices(rule("Nord,Vest,Sør-Øst")) is not akson
+
+
+def test_choices_follow_a_register_loaded_by_another_process(ctx, app_config, db_url, tmp_path):
+    """Another process (here another app on the same database) loads a register: the
+    choices this process built before are not used again, whatever is cached."""
+    before = municipalities.offered_choices(rule())
+    assert "1811" in numbers(before)
+    other = create_app(
+        {**{k: ctx.config[k] for k in ("TESTING", "SECRET_KEY")}, "SQLALCHEMY_DATABASE_URI": db_url}
+    )
+    write_register(tmp_path / "new.csv", [r for r in shipped_rows() if r["number"] != "1811"])
+    with other.app_context():
+        load(tmp_path / "new.csv")
+        db.engine.dispose()
+    db.session.rollback()  # this process's next request: a new transaction
+    after = municipalities.offered_choices(rule())
+    assert "1811" not in numbers(after)
+    assert len(after.options) == 355
+
+    # A renamed municipality is seen too: the count stays, the latest change moves.
+    renamed = [dict(r, name="Nye Oslo") if r["number"] == "0301" else r for r in shipped_rows()]
+    write_register(tmp_path / "renamed.csv", renamed)
+    with other.app_context():
+        load(tmp_path / "renamed.csv")
+        db.engine.dispose()
+    db.session.rollback()
+    assert ("0301", "Nye Oslo (Oslo)") in municipalities.offered_choices(rule()).options

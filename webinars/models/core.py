@@ -55,6 +55,12 @@ class Municipality(db.Model):
     #: Its official language form under the language act: nb, nn or neutral. It decides
     #: the language of invitations and of mails nobody chose a language for.
     language: Mapped[str] = mapped_column(String(7), default=NEUTRAL, server_default=NEUTRAL)
+    #: The last time a register load changed the row: with the count of rows it tells every
+    #: process whether the choices it built are still the register's
+    #: (municipalities.offered_choices).
+    updated_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
 
 
 class Event(db.Model):

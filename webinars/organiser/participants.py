@@ -3,7 +3,7 @@
 from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from .. import attendance, exports, municipalities, registrations
+from .. import attendance, exports, registrations
 from .. import participants as roster
 from ..extensions import db
 from ..models import ROLES, Event, Registration
@@ -136,7 +136,7 @@ def cancel_participant(slug, registration_id):
 def add_participant(slug):
     """Adds someone by hand, with the public form's rules but also after the deadline."""
     event = event_or_404(slug)
-    form = RegistrationForm(event, municipalities.active_choices())
+    form = RegistrationForm(event)
     if request.method == "GET" or not form.validate():
         status = 422 if request.method == "POST" else 200
         return render_template("organiser/add_participant.html", event=event, form=form), status

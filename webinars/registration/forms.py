@@ -1,10 +1,14 @@
 """The registration form (shared by the public page and organisers adding someone by hand),
 and the form a municipality hands in its signed declaration with."""
 
+from collections.abc import Callable, Hashable
+from functools import lru_cache
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 from wtforms import (
     DateField,
     EmailField,
@@ -15,19 +19,44 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from .. import municipalities as register
-from ..extensions import db
-from ..models import ROLES, Event, Municipality
+from .. import municipalities
+from ..models import ROLES, Event
 from ..questions import MAX_LENGTH as QUESTION_LENGTH
-from ..registrations import eligible, refusal, series_candidates
+from ..registrations import refusal, series_candidates
 from ..validators import at_most, line_breaks, mail_address, multi_line, single_line, strip
+from .widgets import EmailInput, PrerenderedSelect, TextInput, cheap_labels
+
+
+class ChoiceField(SelectField):
+    """A select of shared choices, rendered by PrerenderedSelect."""
+
+    widget = PrerenderedSelect()
+
+    def offer(self, build: Callable[[], tuple[list[tuple], Hashable]]) -> None:
+        """Offer the choices `build()` returns with the key that names them (the same key,
+        the same options). Built when first read, i.e. for rendering: validating a POST
+        does not need them."""
+
+        def choices():
+            options, self.options_key = build()
+            return options
+
+        self.choices = choices
+
+
+@lru_cache(maxsize=8)
+def _role_choices(locale: str) -> tuple[tuple, ...]:
+    """The roles in the request's language (`locale` is its name: the cache key)."""
+    return tuple([("", _("Velg rolle"))] + [(key, _(label)) for key, label in ROLES.items()])
 
 
 class RegistrationForm(FlaskForm):
-    """Name, e-mail, role, municipality (by number), an optional organisation and question."""
+    """Name, e-mail, role, municipality (by number), an optional organisation and question,
+    and the programme's other open events to register for in the same submit."""
 
     name = StringField(
         _l("Navn"),
+        widget=TextInput(),
         filters=[strip],
         validators=[
             DataRequired(_l("Skriv navnet ditt.")),
@@ -37,6 +66,7 @@ class RegistrationForm(FlaskForm):
     )
     email = EmailField(
         _l("E-postadresse"),
+        widget=EmailInput(),
         filters=[strip],
         validators=[
             DataRequired(_l("Skriv e-postadressen din.")),
@@ -44,13 +74,13 @@ class RegistrationForm(FlaskForm):
             mail_address,
         ],
     )
-    role = SelectField(
+    role = ChoiceField(
         _l("Rolle"),
         choices=[],
         validators=[DataRequired(_l("Velg rollen din."))],
         validate_choice=False,
     )
-    municipality = SelectField(
+    municipality = ChoiceField(
         _l("Kommune"),
         choices=[],
         validators=[DataRequired(_l("Velg kommunen din."))],
@@ -58,6 +88,7 @@ class RegistrationForm(FlaskForm):
     )
     organisation = StringField(
         _l("Organisasjon (valgfritt)"),
+        widget=TextInput(),
         filters=[strip],
         validators=[
             Optional(),
@@ -65,6 +96,7 @@ class RegistrationForm(FlaskForm):
             single_line,
         ],
     )
+
     question = TextAreaField(
         _l("Spørsmål til arrangørene (valgfritt)"),
         filters=[line_breaks],
@@ -76,23 +108,23 @@ class RegistrationForm(FlaskForm):
 
     #: The honeypot: hidden from people (and from screen readers), filled in by bots. A POST
     #: that fills it is answered as a success and stores nothing.
-    website = StringField(_l("Nettsted (la stå tomt)"))
+    website = StringField(_l("Nettsted (la stå tomt)"), widget=TextInput())
 
-    def __init__(self, event: Event, municipalities: list[Municipality], *args, **kwargs):
+    def __init__(self, event: Event, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = [("", _l("Velg rolle"))] + [
-            (key, _l(label)) for key, label in ROLES.items()
-        ]
-        # Kept while the form lives: for a POST it is the one ORM object the service checks
-        # again, which the session's (weak) identity map then still holds.
-        self.offered = municipalities
+        cheap_labels(self)
+        self.event = event
         self.series: list[Event] = []
         self.candidates: dict[str, Event] = {}
-        # Each option carries its folded name forms for static/picker.js, which finds a
-        # municipality by any of them; the plain select shows the Norwegian name first.
-        self.municipality.choices = [("", _l("Velg kommune"))] + register.options(
-            m for m in municipalities if eligible(event, m)
-        )
+        locale = str(get_locale() or "nb")
+        self.role.offer(lambda: (_role_choices(locale), ("roles", locale)))
+        self.municipality.offer(lambda: self._municipality_choices(locale))
+
+    def _municipality_choices(self, locale: str) -> tuple[list[tuple], Hashable]:
+        # Shared and built once per register version, rule and language (and its options'
+        # HTML with it); read only when the form is shown.
+        offered = municipalities.offered_choices(self.event)
+        return [("", _("Velg kommune")), *offered.options], (offered, locale)
 
     def offer_series(self, candidates: list[Event]) -> None:
         """Offer the programme's other events that take registrations now as checkboxes
@@ -131,7 +163,10 @@ class RegistrationForm(FlaskForm):
             raise ValidationError(_l("Velg en rolle fra listen."))
 
     def validate_municipality(self, field):
-        if field.data and field.data not in {choice[0] for choice in field.choices if choice[0]}:
+        # The one municipality named, not the ~300 choices. Kept on the form: the service
+        # reads the same row again and finds it in the session (whose map is weak).
+        self.chosen = municipalities.offered(self.event, field.data) if field.data else None
+        if field.data and self.chosen is None:
             raise ValidationError(
                 _l("Velg en kommune fra listen; den viser kommunene arrangementet er for.")
             )
@@ -158,34 +193,10 @@ class LinkForm(FlaskForm):
         super().__init__(*args, prefix="link", **kwargs)
 
 
-def for_event(event: Event, only: str | None = None, **kwargs) -> RegistrationForm:
-    """The registration form, offering the programme's other open events; with `only`, the
-    one municipality choice a POST names.
-
-    That is enough to validate a POST: the choice is valid exactly when that municipality is
-    in the full list. Building all ~350 choices took a sixth of a registration's time.
-    """
-    if only is not None:
-        # An ORM object, so the service's own check finds it in the session for free.
-        chosen = db.session.get(Municipality, only) if only else None
-        form = RegistrationForm(
-            event, [chosen] if chosen is not None and chosen.active else [], **kwargs
-        )
-        form.offer_series(series_candidates(event))
-        return form
-    query = (
-        select(
-            Municipality.number,
-            Municipality.name,
-            Municipality.county_name,
-            Municipality.county_number,
-            Municipality.health_region,
-            Municipality.active,
-        )
-        .where(Municipality.active)
-        .order_by(Municipality.name)
-    )
-    form = RegistrationForm(event, db.session.execute(query).all(), **kwargs)
+def for_event(event: Event, **kwargs) -> RegistrationForm:
+    """The registration form for an event: the municipalities its rule lets register and
+    the other open events of its programme (one query)."""
+    form = RegistrationForm(event, **kwargs)
     form.offer_series(series_candidates(event))
     return form
 

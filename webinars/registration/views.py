@@ -1,5 +1,7 @@
 """Public views: the programme, an event, registering, the registrant's page, calendar files."""
 
+from datetime import timedelta
+
 from flask import (
     Response,
     abort,
@@ -13,8 +15,9 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
-from .. import ical, programmes, registrations
+from .. import events, ical, programmes, registrations
 from ..extensions import db, limiter
 from ..models import Event, Registration, utcnow
 from . import bp
@@ -24,12 +27,19 @@ from .forms import LinkForm, RegistrationForm, for_event
 PUBLIC_STATUSES = (Event.PUBLISHED, Event.CANCELLED)
 
 
-#: Built once: every public page looks its event up by slug.
+#: Built once: every public page looks its event up by slug; the event page gets its
+#: material in the same query.
 _BY_SLUG = select(Event).where(Event.slug == bindparam("slug"))
+_WITH_MATERIAL = _BY_SLUG.options(joinedload(Event.materials))
 
 
-def _public_event(slug: str) -> Event:
-    event = db.session.scalar(_BY_SLUG, {"slug": slug})
+#: Built once: the programme page and the feed list every public event by start.
+_PUBLISHED = select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
+
+
+def _public_event(slug: str, *, material: bool = False) -> Event:
+    statement = _WITH_MATERIAL if material else _BY_SLUG
+    event = db.session.scalars(statement, {"slug": slug}).unique().first()
     if event is None or event.status not in PUBLIC_STATUSES:
         abort(404)
     return event
@@ -37,7 +47,6 @@ def _public_event(slug: str) -> Event:
 
 def _form_again(event: Event, form: RegistrationForm):
     """Show a posted form again (422) with its errors and every municipality to choose from."""
-    form.municipality.choices = for_event(event).municipality.choices
     return _event_page(event, form=form), 422
 
 
@@ -78,13 +87,41 @@ def _calendar_response(data: bytes, filename: str) -> Response:
     )
 
 
+def _public_calendar(file: ical.PublicFile, filename: str) -> Response:
+    """A public file or feed with validators: a calendar polling an unchanged feed gets a 304.
+
+    `no-cache`, not a max-age: a cache may keep the file but asks every time, so a cancelled
+    or moved meeting reaches subscribers on their next poll, and the question costs about
+    as much as /healthz. The ETag also names the language (a session may choose English),
+    so a cache revalidating one language's copy for a reader of another gets the other.
+    """
+    response = _calendar_response(file.body, filename)
+    response.set_etag(file.etag)
+    # HTTP dates count whole seconds: a date sent in the second of the change would also
+    # cover a second change in that second, and If-Modified-Since would hide it for ever.
+    if file.modified is not None and utcnow() - file.modified >= timedelta(seconds=1):
+        response.last_modified = file.modified
+    response.cache_control.no_cache = True
+    response.vary.add("Cookie")
+    return response.make_conditional(request)
+
+
+def _feed(scope: tuple, load, name: str | None, filename: str, changed=None) -> Response:
+    """A public file or feed, built once per version of the events (any process's change
+    moves it), scope, name and language. Last modified: when the latest of its events
+    changed, or `changed` (what else it shows), or for a feed any event (one that left it)."""
+    version = events.version()
+    modified = max(filter(None, (version[1] if name else None, changed)), default=None)
+    return _public_calendar(
+        ical.public_file((*scope, version), load, name=name, modified=modified), filename
+    )
+
+
 @bp.get("/")
 def index():
     """Upcoming events first, then past ones with their recordings."""
     now = utcnow()
-    events = db.session.scalars(
-        select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
-    ).all()
+    events = _published_events()
     upcoming = [e for e in events if not e.is_past(now)]
     past = [e for e in reversed(events) if e.is_past(now)]
     return render_template("registration/index.html", upcoming=upcoming, past=past, now=now)
@@ -93,7 +130,7 @@ def index():
 @bp.get("/events/<slug>")
 def event(slug):
     """The event, its material and recording, and the form while registration is open."""
-    event = _public_event(slug)
+    event = _public_event(slug, material=True)
     return _event_page(event, form=_registration_form(event))
 
 
@@ -106,7 +143,7 @@ def register(slug):
         registrations.check_open(event)
     except registrations.RegistrationError as exc:
         return _closed(event, exc)
-    form = for_event(event, only=request.form.get("municipality", ""))
+    form = for_event(event)
     if form.website.data:
         # The honeypot is filled: a bot. It gets the answer a person gets; nothing is stored.
         return _answer_registered(
@@ -238,29 +275,32 @@ def registered(slug):
 @bp.get("/events/<slug>/calendar.ics")
 def event_calendar(slug):
     """The public calendar file for one event (no join link)."""
-    event = _public_event(slug)
-    return _calendar_response(ical.public_calendar([event]), f"{event.slug}.ics")
-
-
-def _feed(events: list[Event], name: str, filename: str) -> Response:
-    """A feed to subscribe to (the site's and each programme's): METHOD:PUBLISH, no links."""
-    return _calendar_response(ical.public_calendar(events, name=name), filename)
+    # Cached by the events' version like the feeds: a hit needs no event row (a slug whose
+    # file was built for this version is a public event's), a miss loads it or is a 404.
+    return _feed(("event", slug), lambda: [_public_event(slug)], None, f"{slug}.ics")
 
 
 @bp.get("/programmes/<slug>/calendar.ics")
 def programme_calendar(slug):
     """The programme's feed: its published events, past and upcoming (no join links)."""
     programme = programmes.by_slug(slug) or abort(404)
-    return _feed(programmes.public_events(programme), programme.title, f"{programme.slug}.ics")
+    return _feed(
+        ("programme", programme.id),
+        lambda: programmes.public_events(programme),
+        programme.title,
+        f"{programme.slug}.ics",
+        changed=programme.updated_at,
+    )
+
+
+def _published_events() -> list[Event]:
+    return list(db.session.scalars(_PUBLISHED))
 
 
 @bp.get("/calendar.ics")
 def feed():
     """A feed of every published event, past and upcoming, to subscribe to."""
-    events = db.session.scalars(
-        select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
-    ).all()
-    return _feed(list(events), _("Webinarer og digitale møter"), "webinarer.ics")
+    return _feed(("site",), _published_events, _("Webinarer og digitale møter"), "webinarer.ics")
 
 
 def _registration(token: str):

@@ -4,12 +4,18 @@ import html
 import re
 
 import pytest
+from markupsafe import Markup
 from sqlalchemy import func, select
+from wtforms import Label as WTFormsLabel
+from wtforms.widgets import Select
+from wtforms.widgets import html_params as wtforms_html_params
 
 from tests.support import within
 from webinars import seed
 from webinars.extensions import db
-from webinars.models import OutboxMessage, Registration
+from webinars.models import Event, OutboxMessage, Registration
+from webinars.registration import widgets
+from webinars.registration.forms import for_event
 
 LONG = "x" * 20_000
 
@@ -179,3 +185,52 @@ def test_the_honeypot_is_hidden_from_people_and_their_tools(client, event):
 def test_a_person_who_leaves_the_honeypot_empty_is_registered(app, register, event):
     assert register(event.slug, website="").status_code == 303
     assert not nothing_stored(app)
+
+
+# --- the select widgets: options rendered once, the same HTML as WTForms' own ----------------
+
+
+@pytest.mark.parametrize("chosen", [None, "", "0301", "5001", "9999", "<b>"])
+def test_prerendered_selects_write_what_wtforms_writes(app, event, chosen):
+    """The municipality and role selects reuse their rendered options; what a browser gets is
+    WTForms' own output for the same data, whatever was chosen (also nothing, a value the
+    event does not offer, or markup), with the attributes the page adds."""
+    with app.test_request_context("/"):
+        form = for_event(db.session.get(Event, event.id))
+        for field in (form.municipality, form.role):
+            field.data = chosen
+            for attributes in ({}, {"aria_invalid": "true", "aria_describedby": "x-error"}):
+                for _ in range(2):  # built, then from the cache
+                    assert field(**attributes) == Select()(field, **attributes)
+        field = form.municipality
+        field.data = "0301"
+        assert '<option selected value="0301">Oslo (Oslo)</option>' in field()
+        assert field().count("selected") == 1
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"id": "name", "name": "name", "value": ""},
+        {"value": 'Kari "K" <b>Nordmann</b> & co', "maxlength": 200, "required": True},
+        {"disabled": False, "aria_describedby": "name-error", "data_search_key": "bø"},
+        {"value": Markup("<i>allerede trygg</i>"), "class_": "wide", "for_": "x"},
+        {"autocomplete": "email", "type": "email", "value": "kari@kommune.no\u202e"},
+    ],
+)
+def test_our_html_params_writes_what_wtforms_writes(attributes):
+    assert widgets.html_params(**attributes) == wtforms_html_params(**attributes)
+
+
+def test_text_inputs_write_what_wtforms_writes(app, event):
+    with app.test_request_context("/"):
+        form = for_event(db.session.get(Event, event.id))
+        form.name.data = 'Kari "K" <b>'
+        for field in (form.name, form.email, form.organisation, form.website):
+            plain = type(field.widget).__mro__[1]()  # the WTForms widget ours extends
+            for attributes in ({}, {"aria_invalid": "true", "maxlength": 200}):
+                assert field(**attributes) == plain(field, **attributes)
+        for field in form:
+            label = WTFormsLabel(field.label.field_id, field.label.text)
+            assert str(field.label) == str(label)
+            assert field.label("<b>", for_="x", class_="y") == label("<b>", for_="x", class_="y")
