@@ -314,7 +314,13 @@ def test_a_zone_without_an_abbreviation_is_named_not_given_as_its_iana_name(lang
     text = i18n.event_when(when)
 
     assert "America/Sao_Paulo" not in text and "-03" not in text
-    assert text.endswith({"nb": " normaltid for Brasilia", "nn": " normaltid for Brasilia", "en": " Brasilia Standard Time"}[lang])
+    assert text.endswith(
+        {
+            "nb": " normaltid for Brasilia",
+            "nn": " normaltid for Brasilia",
+            "en": " Brasilia Standard Time",
+        }[lang]
+    )
 
 
 # --- one date format per kind of use on organiser pages -------------------------------------

@@ -237,6 +237,8 @@ def test_options_carry_the_search_data_and_are_built_once_per_name():
     [option] = municipalities.options(rows)
     assert option == ("5441", "Tana – Deatnu (Troms og Finnmark)", {"data-search": "tana|deatnu"})
     assert municipalities.options(rows)[0][2] is option[2]  # the cached choice, not a new one
+
+
 # --- the official language form -------------------------------------------------------------
 
 
