@@ -294,6 +294,7 @@ def compose_bytes(row: OutboxMessage) -> bytes:
     registration, event = row.registration, row.event
     if row.token:
         context["manage_url"] = manage_url(row.token, row.locale)
+        context["invite_url"] = f"{current_app.config['PUBLIC_URL']}/r/{row.token}/invite.ics"
     unsubscribe = _contact_links(context, event, row.locale)
     organiser = context.pop("organiser", "")
     if event is not None:

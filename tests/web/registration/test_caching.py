@@ -182,7 +182,7 @@ def _page_facts(page) -> dict:
         "token": form_token(page.text),
         "lang": re.search(r'<html lang="(\w+)"', page.text).group(1),
         "flashes": re.findall(r'<p class="flash[^"]*" role="status">(.*?)</p>', page.text),
-        "options": len(re.findall(r'<option value="\d{4}"', page.text)),
+        "options": len(re.findall(r'<option [^>]*value="\d{4}"', page.text)),
     }
 
 
