@@ -21,7 +21,8 @@ from .db import lock_event, write_transaction
 from .extensions import db
 from .mail import messages
 from .models import ROLES, Contact, Event, Invitation, Municipality, Registration, utcnow
-from .registrations import ACTIVE, eligible_condition, is_open
+from .municipalities import eligible_condition
+from .registrations import ACTIVE, is_open
 
 #: A reminder goes to someone at most this often (and not before a day after the invitation).
 REMIND_AFTER = timedelta(days=1)

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Protocol
 
 from flask_babel import get_locale
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from .db import write_transaction
 from .extensions import db
 from .models import Municipality
-from .registrations import Eligibility, eligible, eligible_condition
 
 REGISTER_2020 = "kommuner-2020.csv"
 #: The Sami and Kven forms of the register's names, with their languages (ISO 639-3).
@@ -248,6 +247,44 @@ class Choices:
     def __init__(self, options: list[tuple]):
         #: (number, label, attributes) by name, as WTForms takes them (see `options`).
         self.options = tuple(options)
+
+
+# --- eligibility: which municipalities a rule admits ----------------------------------------
+
+
+class Eligibility(Protocol):
+    """What names eligible municipalities: an event, or a programme for its campaign."""
+
+    @property
+    def region_list(self) -> list[str]: ...
+
+    @property
+    def county_list(self) -> list[str]: ...
+
+
+def _eligibility(event: Eligibility) -> list[tuple[str, list[str]]]:
+    """The rule: for each municipality column, the values allowed (empty: any)."""
+    return [("health_region", event.region_list), ("county_number", event.county_list)]
+
+
+def eligible(event: Eligibility, municipality: Municipality) -> bool:
+    """Whether the municipality may register for the event (or is in a programme's campaign)."""
+    return bool(municipality.active) and all(
+        not allowed or getattr(municipality, column) in allowed
+        for column, allowed in _eligibility(event)
+    )
+
+
+def eligible_condition(event: Eligibility) -> ColumnElement[bool]:
+    """The same rule as an SQL condition on Municipality."""
+    return and_(
+        Municipality.active,
+        *[
+            getattr(Municipality, column).in_(allowed)
+            for column, allowed in _eligibility(event)
+            if allowed
+        ],
+    )
 
 
 def offered(eligibility: Eligibility, number: str) -> Municipality | None:

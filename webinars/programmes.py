@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from .db import write_transaction
 from .extensions import db
 from .models import Event, Municipality, Programme
-from .registrations import eligible, eligible_condition
+from .municipalities import eligible, eligible_condition
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

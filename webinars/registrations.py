@@ -15,11 +15,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Protocol
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,6 +28,7 @@ from .db import in_write_transaction, lock_event, no_disk_wait, write_transactio
 from .extensions import db
 from .mail import messages, outbox
 from .models import Event, Municipality, Registration, RegistrationCount, RegistrationToken, utcnow
+from .municipalities import eligible, eligible_condition
 
 log = logging.getLogger(__name__)
 
@@ -212,41 +212,6 @@ def statuses_of(email: str, event_ids: Sequence[int]) -> dict[int, str]:
         )
     )
     return dict(rows.all())
-
-
-class Eligibility(Protocol):
-    """What names eligible municipalities: an event, or a programme for its campaign."""
-
-    @property
-    def region_list(self) -> list[str]: ...
-
-    @property
-    def county_list(self) -> list[str]: ...
-
-
-def _eligibility(event: Eligibility) -> list[tuple[str, list[str]]]:
-    """The rule: for each municipality column, the values allowed (empty: any)."""
-    return [("health_region", event.region_list), ("county_number", event.county_list)]
-
-
-def eligible(event: Eligibility, municipality: Municipality) -> bool:
-    """Whether the municipality may register for the event (or is in a programme's campaign)."""
-    return bool(municipality.active) and all(
-        not allowed or getattr(municipality, column) in allowed
-        for column, allowed in _eligibility(event)
-    )
-
-
-def eligible_condition(event: Eligibility) -> ColumnElement[bool]:
-    """The same rule as an SQL condition on Municipality."""
-    return and_(
-        Municipality.active,
-        *[
-            getattr(Municipality, column).in_(allowed)
-            for column, allowed in _eligibility(event)
-            if allowed
-        ],
-    )
 
 
 def eligible_count(event: Event) -> int:

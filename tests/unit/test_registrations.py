@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
-from webinars import registrations
+from webinars import municipalities, registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import messages
@@ -271,10 +271,10 @@ def test_eligible_and_its_sql_condition_agree_on_every_municipality(
         db.session.get(Municipality, BINDAL).active = False
     event = create_event(eligible_regions=regions, eligible_counties=counties)
     register_ = db.session.scalars(select(Municipality)).all()
-    by_python = {m.number for m in register_ if registrations.eligible(event, m)}
+    by_python = {m.number for m in register_ if municipalities.eligible(event, m)}
     by_sql = set(
         db.session.scalars(
-            select(Municipality.number).where(registrations.eligible_condition(event))
+            select(Municipality.number).where(municipalities.eligible_condition(event))
         )
     )
     assert len(register_) == 356
