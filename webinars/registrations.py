@@ -412,7 +412,7 @@ def register(
         with write_transaction():
             registration, new = _register_all(event, others, fields, now, by_organiser)
             questions.ask(registration, question, now)
-            return registration, new
+            status = registration.status
     except IntegrityError:
         # Another request registered the same address a moment ago (the unique index
         # caught it): nothing of this one is stored. Once more: now the earlier
@@ -422,7 +422,11 @@ def register(
         with write_transaction():
             registration, new = _register_all(event, others, fields, now, by_organiser)
             questions.ask(registration, question, now)
-            return registration, new
+            status = registration.status
+    # The commit expired the row; the status it was committed with is known, and the page
+    # after registering asks for it (a confirmed registration has no number to look up).
+    set_committed_value(registration, "status", status)
+    return registration, new
 
 
 def register_for_another(origin: Event, event: Event, **fields) -> tuple[Registration, bool]:

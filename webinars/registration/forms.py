@@ -193,11 +193,13 @@ class LinkForm(FlaskForm):
         super().__init__(*args, prefix="link", **kwargs)
 
 
-def for_event(event: Event, **kwargs) -> RegistrationForm:
+def for_event(event: Event, series: bool = True, **kwargs) -> RegistrationForm:
     """The registration form for an event: the municipalities its rule lets register and
-    the other open events of its programme (one query)."""
+    the other open events of its programme (one query; `series=False` leaves them out
+    until `offer_series`, for a POST that ticked none: there is nothing to validate)."""
     form = RegistrationForm(event, **kwargs)
-    form.offer_series(series_candidates(event))
+    if series:
+        form.offer_series(series_candidates(event))
     return form
 
 

@@ -47,6 +47,8 @@ def _public_event(slug: str, *, material: bool = False) -> Event:
 
 def _form_again(event: Event, form: RegistrationForm):
     """Show a posted form again (422) with its errors and every municipality to choose from."""
+    if not form.events.choices:  # a POST that ticked no other event did not look them up
+        form.offer_series(registrations.series_candidates(event))
     return _event_page(event, form=form), 422
 
 
@@ -143,7 +145,8 @@ def register(slug):
         registrations.check_open(event)
     except registrations.RegistrationError as exc:
         return _closed(event, exc)
-    form = for_event(event)
+    # The programme's other events are looked up only when some are ticked.
+    form = for_event(event, series=bool(request.form.getlist("events")))
     if form.website.data:
         # The honeypot is filled: a bot. It gets the answer a person gets; nothing is stored.
         return _answer_registered(
