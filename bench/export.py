@@ -165,7 +165,7 @@ def check_csv(path: Path, rows: int) -> None:
 def check_xlsx(path: Path, rows: int) -> None:
     with zipfile.ZipFile(path) as archive, archive.open("xl/worksheets/sheet1.xml") as sheet:
         head = sheet.read(4096).decode()
-    assert f'<dimension ref="A1:K{rows + 1}"/>' in head, head[:400]
+    assert f'<dimension ref="A1:M{rows + 1}"/>' in head, head[:400]
 
 
 # --- baselines (no HTTP, no labels, no neutralising) -------------------------------------------

@@ -62,7 +62,7 @@ class Registrations:
             raise RuntimeError(f"GET /events/{EVENT} answered {status}")
         cookie = headers["set-cookie"][0].split(";", 1)[0]
         token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', body)
-        self.municipalities = re.findall(rb'<option value="(\d{4})"', body)
+        self.municipalities = re.findall(rb'<option [^>]*value="(\d{4})"', body)
         if token is None or not self.municipalities:
             raise RuntimeError("the event page has no registration form")
         offered = re.findall(rb'name="events" value="([^"]+)"', body)

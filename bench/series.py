@@ -45,7 +45,8 @@ class Client:
             raise RuntimeError(f"GET /events/{EVENT} answered {status}")
         self.cookie = headers["set-cookie"][0].split(";", 1)[0]
         token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', body)
-        self.municipalities = [m.decode() for m in re.findall(rb'<option value="(\d{4})"', body)]
+        options = re.findall(rb'<option [^>]*value="(\d{4})"', body)
+        self.municipalities = [m.decode() for m in options]
         offered = {s.decode() for s in re.findall(rb'name="events" value="([^"]+)"', body)}
         if token is None or not self.municipalities or not set(SERIES) <= offered:
             raise RuntimeError("the event page has no registration form with the series")

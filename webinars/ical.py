@@ -400,12 +400,30 @@ class CalendarLinks(NamedTuple):
     ics: str
 
 
+#: Public "add to calendar" links, by event version, language, site address and file.
+_PUBLIC_LINKS: dict[tuple, CalendarLinks] = {}
+
+
 def calendar_links(event: Event, *, private: bool = False, ics: str | None = None) -> CalendarLinks:
     """The "add to calendar" links of an event; with `private`, the registrant's own (join link).
 
     Times are UTC instants written with Z, so every calendar places them right across
     daylight saving whatever its own zone. `ics` is the file to offer (default: the public one).
+    The public links are the same for every visitor: they are built once per version of the
+    event (what its calendar files show) and language, not on every page.
     """
+    if private:
+        return _calendar_links(event, private=True, ics=ics)
+    key = (_version(event), str(get_locale()), current_app.config["PUBLIC_URL"], ics)
+    found = _PUBLIC_LINKS.get(key)
+    if found is None:
+        if len(_PUBLIC_LINKS) >= 512:  # old versions go
+            _PUBLIC_LINKS.clear()
+        found = _PUBLIC_LINKS[key] = _calendar_links(event, private=False, ics=ics)
+    return found
+
+
+def _calendar_links(event: Event, *, private: bool, ics: str | None) -> CalendarLinks:
     location, details = _place_and_details(event, private=private)
     if len(details) > MAX_LINK_DETAILS:
         details = details[: MAX_LINK_DETAILS - 1].rstrip() + "…"

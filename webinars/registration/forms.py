@@ -24,7 +24,7 @@ from ..models import ROLES, Event
 from ..questions import MAX_LENGTH as QUESTION_LENGTH
 from ..registrations import refusal, series_candidates
 from ..validators import at_most, line_breaks, mail_address, multi_line, single_line, strip
-from .widgets import EmailInput, PrerenderedSelect, TextInput, cheap_labels
+from .widgets import EmailInput, PrerenderedSelect, TextArea, TextInput, cheap_labels
 
 
 class ChoiceField(SelectField):
@@ -99,6 +99,7 @@ class RegistrationForm(FlaskForm):
 
     question = TextAreaField(
         _l("Spørsmål til arrangørene (valgfritt)"),
+        widget=TextArea(),
         filters=[line_breaks],
         validators=[Optional(), at_most(QUESTION_LENGTH), multi_line],
     )
@@ -181,6 +182,7 @@ class LinkForm(FlaskForm):
 
     email = EmailField(
         _l("E-postadressen du meldte deg på med"),
+        widget=EmailInput(),
         filters=[strip],
         validators=[
             DataRequired(_l("Skriv e-postadressen din.")),
@@ -191,6 +193,7 @@ class LinkForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, prefix="link", **kwargs)
+        cheap_labels(self)
 
 
 def for_event(event: Event, series: bool = True, **kwargs) -> RegistrationForm:

@@ -228,7 +228,8 @@ def test_text_inputs_write_what_wtforms_writes(app, event):
     with app.test_request_context("/"):
         form = for_event(db.session.get(Event, event.id))
         form.name.data = 'Kari "K" <b>'
-        for field in (form.name, form.email, form.organisation, form.website):
+        form.question.data = "Kommer opptaket?\r\n<b>Og</b> & lysbildene?"
+        for field in (form.name, form.email, form.organisation, form.website, form.question):
             plain = type(field.widget).__mro__[1]()  # the WTForms widget ours extends
             for attributes in ({}, {"aria_invalid": "true", "maxlength": 200}):
                 assert field(**attributes) == plain(field, **attributes)
