@@ -50,6 +50,14 @@ def _role_choices(locale: str) -> tuple[tuple, ...]:
     return tuple([("", _("Velg rolle"))] + [(key, _(label)) for key, label in ROLES.items()])
 
 
+#: The registrant's address, the same checks wherever it is asked for.
+EMAIL_CHECKS = [
+    DataRequired(_l("Skriv e-postadressen din.")),
+    Length(max=254, message=_l("E-postadressen er for lang.")),
+    mail_address,
+]
+
+
 class RegistrationForm(FlaskForm):
     """Name, e-mail, role, municipality (by number), an optional organisation and question,
     and the programme's other open events to register for in the same submit."""
@@ -68,11 +76,7 @@ class RegistrationForm(FlaskForm):
         _l("E-postadresse"),
         widget=EmailInput(),
         filters=[strip],
-        validators=[
-            DataRequired(_l("Skriv e-postadressen din.")),
-            Length(max=254, message=_l("E-postadressen er for lang.")),
-            mail_address,
-        ],
+        validators=EMAIL_CHECKS,
     )
     role = ChoiceField(
         _l("Rolle"),
@@ -184,11 +188,7 @@ class LinkForm(FlaskForm):
         _l("E-postadressen du meldte deg på med"),
         widget=EmailInput(),
         filters=[strip],
-        validators=[
-            DataRequired(_l("Skriv e-postadressen din.")),
-            Length(max=254, message=_l("E-postadressen er for lang.")),
-            mail_address,
-        ],
+        validators=EMAIL_CHECKS,
     )
 
     def __init__(self, *args, **kwargs):
