@@ -27,6 +27,8 @@ def signed_in(page, path: str):
     page.goto(path)
     log_in(page)
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    # The address changes before the page has loaded: wait for its scripts to run.
+    page.wait_for_load_state("load")
     return page
 
 
