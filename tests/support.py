@@ -24,7 +24,7 @@ from werkzeug.security import generate_password_hash
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.mail import worker
-from webinars.models import Organiser, OutboxMessage
+from webinars.models import Event, Organiser, OutboxMessage
 
 PASSWORD = "et langt passord"
 #: Scrypt with a small work factor: what the tests hash passwords with.
@@ -43,6 +43,17 @@ def within(app: Flask) -> Iterator[bool]:
         return
     with app.app_context():
         yield True
+
+
+def set_row(app: Flask, row, model=None, **fields) -> None:
+    """Change a row (an event by default) in `app` through the ORM, as any writer there does:
+    with another app, as another worker would."""
+    with app.app_context():
+        with write_transaction():
+            found = db.session.get(model or Event, row.id)
+            for name, value in fields.items():
+                setattr(found, name, value)
+        db.engine.dispose()
 
 
 def detach(row):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from .. import events, ical, programmes, registrations
 from ..extensions import db, limiter
 from ..models import Event, Registration, utcnow
-from . import bp
+from . import bp, pages
 from .forms import LinkForm, RegistrationForm, for_event
 
 #: Events the public sees: a draft is the organisers' own until it is published.
@@ -60,7 +60,7 @@ def _registration_form(event: Event) -> RegistrationForm | None:
     return None
 
 
-def _event_page(event: Event, form=None, link_form: LinkForm | None = None) -> str:
+def _event_page(event: Event, form=None, link_form: LinkForm | None = None, now=None) -> str:
     """The event page, with the registration form and the "send me my link again" form."""
     sent = session.pop("link_sent", None)
     return render_template(
@@ -69,7 +69,7 @@ def _event_page(event: Event, form=None, link_form: LinkForm | None = None) -> s
         form=form,
         link_form=link_form or LinkForm(formdata=None),
         link_sent=sent["email"] if sent and sent.get("slug") == event.slug else None,
-        now=utcnow(),
+        now=now or utcnow(),
     )
 
 
@@ -126,14 +126,32 @@ def index():
     events = _published_events()
     upcoming = [e for e in events if not e.is_past(now)]
     past = [e for e in reversed(events) if e.is_past(now)]
-    return render_template("registration/index.html", upcoming=upcoming, past=past, now=now)
+    return pages.cached(
+        pages.programme_key(events, now),
+        lambda: render_template("registration/index.html", upcoming=upcoming, past=past, now=now),
+    )
 
 
 @bp.get("/events/<slug>")
 def event(slug):
     """The event, its material and recording, and the form while registration is open."""
     event = _public_event(slug, material=True)
-    return _event_page(event, form=_registration_form(event))
+    now = utcnow()
+    # The form's other events are read for the key; the form is built only to render.
+    series = (
+        registrations.series_candidates(event, now) if registrations.form_open(event, now) else None
+    )
+
+    def render() -> str:
+        form = None
+        if series is not None:
+            form = RegistrationForm(event)
+            form.offer_series(series)
+        return _event_page(event, form=form, now=now)
+
+    # A "link sent" note is this session's own: that page is rendered for it alone.
+    key = None if "link_sent" in session else pages.event_key(event, series, now)
+    return pages.cached(key, render)
 
 
 @bp.post("/events/<slug>/register")

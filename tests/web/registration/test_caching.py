@@ -1,8 +1,9 @@
 """What is built once and what HTTP caches may keep: public calendar files and feeds carry
 validators and answer 304; every page is built per visitor and never stored.
 
-"Another worker" is a second app on the same database, as a second gunicorn worker or a
-`flask` command is: it changes an event after this worker has built (and cached) its files.
+"Another worker" (the fixture in this folder's conftest) is a second app on the same
+database, as a second gunicorn worker or a `flask` command is: it changes an event after
+this worker has built (and cached) its files. The pages' own copies: test_pages.py.
 """
 
 import re
@@ -11,35 +12,10 @@ from datetime import timedelta
 import pytest
 from werkzeug.http import http_date
 
-from tests.support import form_token, outbox, within
-from webinars import create_app
-from webinars.db import write_transaction
+from tests.support import form_token, outbox, set_row, within
 from webinars.extensions import db
 from webinars.mail import messages
 from webinars.models import Event, OutboxMessage, Programme, utcnow
-
-SETTINGS = ("TESTING", "SECRET_KEY", "PUBLIC_URL", "SQLALCHEMY_DATABASE_URI", "MAIL_SERVER")
-
-
-@pytest.fixture
-def other_worker(app):
-    """A second app on the same database, with the same settings."""
-    other = create_app(
-        {**{key: app.config[key] for key in SETTINGS}, "MAIL_DELIVERY_THREAD": False}
-    )
-    yield other
-    with other.app_context():
-        db.engine.dispose()
-
-
-def set_row(app, event, model=Event, **fields):
-    """Change an event's (or another) row in `app` through the ORM, as any writer there does."""
-    with app.app_context():
-        with write_transaction():
-            row = db.session.get(model, event.id)
-            for name, value in fields.items():
-                setattr(row, name, value)
-        db.engine.dispose()
 
 
 def unfolded(response) -> str:
@@ -174,7 +150,7 @@ def _manage_path(app) -> str:
     return re.search(r"https?://[^/\s]+(/r/[A-Za-z0-9_-]+)", plain).group(1)
 
 
-# --- pages: per visitor, never from a cache -------------------------------------------------
+# --- pages: per visitor, never from a shared cache --------------------------------------
 
 
 def _page_facts(page) -> dict:

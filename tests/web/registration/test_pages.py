@@ -1,0 +1,196 @@
+"""The programme and event pages, rendered once per version of what they show.
+
+A page served from this worker's copy must be the page a fresh rendering would give this
+visitor: their own CSRF token (which registers them), their own messages, and whatever any
+worker changed since the copy was made. Each change below is made by another worker after
+this one has rendered (and kept) the page.
+"""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from tests.support import form_token, set_row
+from webinars.db import write_transaction
+from webinars.extensions import db
+from webinars.models import Event, Material, Municipality, Programme, utcnow
+
+#: When the rows were last saved.
+SAVED = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+
+
+@pytest.fixture
+def event(app, create_event, create_programme):
+    """The meeting and a webinar, each one seat and a waiting list, in one programme."""
+    meeting = create_event(slug="stormote", title="Stormøte om Akson", capacity=1, waitlist=True)
+    webinar = create_event(
+        slug="webinar", title="Webinar om erklæringen", capacity=1, waitlist=True
+    )
+    programme = create_programme([meeting, webinar])
+    for row in (meeting, webinar):
+        set_row(app, row, updated_at=SAVED)
+    set_row(app, programme, Programme, updated_at=SAVED)
+    return meeting
+
+
+def set_quietly(app, slug: str, **fields) -> None:
+    """Change an event's row in `app` leaving its `updated_at`, as taking a seat does."""
+    with app.app_context():
+        with write_transaction():
+            db.session.execute(
+                update(Event).filter_by(slug=slug).values(**fields, updated_at=Event.updated_at)
+            )
+        db.engine.dispose()
+
+
+def _without_token(html: str) -> str:
+    return html.replace(form_token(html), "")
+
+
+def test_every_visitor_gets_the_kept_page_with_their_own_token(app, event):
+    first, second = app.test_client(), app.test_client()
+    rendered = first.get("/events/stormote").text
+    kept = second.get("/events/stormote").text
+
+    assert form_token(kept) != form_token(rendered)
+    assert _without_token(kept) == _without_token(rendered)
+    # Both forms on the page (registration, send-link) carry the visitor's token.
+    assert kept.count(form_token(kept)) == 2
+    for client, page in ((first, rendered), (second, kept)):
+        answer = client.post(
+            "/events/stormote/register",
+            data={
+                "csrf_token": form_token(page),
+                "name": "Kari Nordmann",
+                "email": f"kari{id(client)}@kommune.no",
+                "role": "ordforer",
+                "municipality": "4601",
+            },
+        )
+        assert answer.status_code == 303, answer.text
+
+
+def _change_title(other, event):
+    set_row(other, event, title="Stormøte, ny tittel")
+    return "Stormøte, ny tittel"
+
+
+def _add_material(other, event):
+    with other.app_context():
+        with write_transaction():
+            db.session.add(
+                Material(event_id=event.id, title="Lysark", url="https://ks.test/l.pdf", position=0)
+            )
+        db.engine.dispose()
+    return "https://ks.test/l.pdf"
+
+
+def _take_the_seat(other, event):
+    # A registration moves the seat count, not the row's `updated_at`.
+    set_quietly(other, "stormote", seats_taken=1)
+    return "Alle plassene er tatt"
+
+
+def _rename_the_programme(other, event):
+    set_row(other, _programme(other), Programme, title="Akson 2020")
+    return "Alle arrangementene i Akson 2020"
+
+
+def _programme(other):
+    with other.app_context():
+        return db.session.scalar(db.select(Programme))
+
+
+def _fill_the_webinar(other, event):
+    set_quietly(other, "webinar", seats_taken=1)
+    return "fullt: du kommer på ventelisten"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_change_title, _add_material, _take_the_seat, _rename_the_programme, _fill_the_webinar],
+    ids=["title", "material", "seats", "programme", "another event's seats"],
+)
+def test_a_change_by_another_worker_shows_on_the_next_visit(client, other_worker, event, change):
+    before = client.get("/events/stormote").text
+    shown = change(other_worker, event)
+    assert shown not in before
+    assert shown in client.get("/events/stormote").text
+    assert shown in client.get("/events/stormote").text  # and in the page kept for it
+
+
+def test_a_municipality_leaving_the_register_leaves_the_kept_form(client, other_worker, event):
+    assert ">Bergen (Vestland)</option>" in client.get("/events/stormote").text
+    with other_worker.app_context():
+        with write_transaction():
+            db.session.get(Municipality, "4601").active = False
+        db.engine.dispose()
+    assert "Bergen (Vestland)" not in client.get("/events/stormote").text
+
+
+def test_the_deadline_passing_closes_the_kept_form(client, other_worker, event):
+    assert 'name="csrf_token"' in client.get("/events/stormote").text
+    # The clock, not the row: the deadline is now behind us though `updated_at` is unchanged.
+    past = utcnow() - timedelta(minutes=1)
+    set_quietly(other_worker, "stormote", deadline_days_before=None, deadline_at=past)
+    page = client.get("/events/stormote").text
+    assert "Påmeldingsfristen har gått ut." in page
+    assert "Meld meg på" not in page
+
+
+def test_the_front_page_follows_seats_the_clock_and_new_events(
+    client, other_worker, event, create_event
+):
+    before = client.get("/").text
+    full = "fullt, men du kan stå på ventelisten"
+    assert "Webinar om erklæringen" in before and full not in before
+    _fill_the_webinar(other_worker, event)
+    assert full in client.get("/").text
+
+    past = utcnow() - timedelta(minutes=1)
+    set_quietly(other_worker, "webinar", deadline_days_before=None, deadline_at=past)
+    assert "Påmeldingen er stengt." in client.get("/").text
+
+    later = create_event(slug="webinar-2", title="Webinar to", status=Event.DRAFT)
+    set_row(other_worker, later, status=Event.PUBLISHED)
+    assert "Webinar to" in client.get("/").text
+
+
+def test_a_message_for_one_visitor_is_never_kept_for_another(app, event):
+    first, second = app.test_client(), app.test_client()
+    first.get("/events/stormote")  # the page is kept
+    with first.session_transaction() as session:
+        session["_flashes"] = [("message", "Bare til deg")]
+    assert "Bare til deg" in first.get("/events/stormote").text
+    assert "Bare til deg" not in second.get("/events/stormote").text
+    assert "Bare til deg" not in first.get("/events/stormote").text  # shown once
+
+
+def test_the_link_sent_note_is_only_on_its_own_visitors_page(app, event):
+    first, second = app.test_client(), app.test_client()
+    page = first.get("/events/stormote").text
+    answer = first.post(
+        "/events/stormote/link",
+        data={"csrf_token": form_token(page), "link-email": "kari@kommune.no"},
+    )
+    assert answer.status_code == 303
+    assert "kari@kommune.no" in first.get("/events/stormote").text
+    assert "kari@kommune.no" not in second.get("/events/stormote").text
+    assert "kari@kommune.no" not in first.get("/events/stormote").text
+
+
+def test_a_page_with_a_query_gets_its_own_language_links(client, event):
+    client.get("/events/stormote")  # the page is kept
+    tagged = client.get("/events/stormote?utm_source=nyhetsbrev").text
+    assert "?utm_source=nyhetsbrev&amp;lang=nn" in tagged
+    plain = client.get("/events/stormote").text
+    assert "utm_source" not in plain and 'href="?lang=nn"' in plain
+
+
+def test_each_language_has_its_own_copy(client, event):
+    assert 'lang="nb"' in client.get("/events/stormote").text
+    english = client.get("/events/stormote?lang=en").text
+    assert '<html lang="en">' in english and "Register" in english
+    # The session keeps English: the bokmål copy is not served to it.
+    assert '<html lang="en">' in client.get("/events/stormote").text
