@@ -335,24 +335,38 @@ def _registration(token: str):
 def manage(token):
     """The registrant's own page: status, join link, invite, cancel, the programme's others."""
     registration = _registration(token)
-    series = registrations.series_choices(registration.event)
+    event = registration.event
+    now = utcnow()
+    series = registrations.series_choices(event, now)
     mine = registrations.statuses_of(registration.email, [e.id for e in series])
-    return private(
-        current_app.make_response(
-            render_template(
-                "registration/manage.html",
-                registration=registration,
-                event=registration.event,
-                token=token,
-                now=utcnow(),
-                position=registrations.waitlist_position(registration),
-                just_cancelled=session.pop("cancelled", False),
-                just_registered=session.pop("registered_also", None),
-                series=series,
-                mine=mine,
-            )
+    state = {
+        "position": registrations.waitlist_position(registration),
+        "just_cancelled": session.pop("cancelled", False),
+        "just_registered": session.pop("registered_also", None),
+    }
+
+    def render(registrant, link) -> str:
+        return render_template(
+            "registration/manage.html",
+            registration=registrant,
+            event=event,
+            token=link,
+            now=now,
+            series=series,
+            mine=mine,
+            **state,
         )
+
+    page = pages.registrant_page(
+        registration,
+        token,
+        render,
+        now=now,
+        series=series,
+        mine=tuple(sorted(mine.items())),
+        **state,
     )
+    return private(current_app.make_response(page))
 
 
 @bp.post("/r/<token>/register/<slug>")

@@ -1,9 +1,10 @@
 """What is built once and what HTTP caches may keep: public calendar files and feeds carry
-validators and answer 304; every page is built per visitor and never stored.
+validators and answer 304; every page is its visitor's own and never stored by a cache.
 
 "Another worker" (the fixture in this folder's conftest) is a second app on the same
 database, as a second gunicorn worker or a `flask` command is: it changes an event after
-this worker has built (and cached) its files. The pages' own copies: test_pages.py.
+this worker has built (and cached) its files. How the pages are rendered once and filled
+in per visitor: test_pages.py.
 """
 
 import re

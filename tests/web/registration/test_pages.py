@@ -1,4 +1,4 @@
-"""The programme and event pages, rendered once per version of what they show.
+"""The programme, event and registrant pages, rendered once per version of what they show.
 
 A page served from this worker's copy must be the page a fresh rendering would give this
 visitor: their own CSRF token (which registers them), their own messages, and whatever any
@@ -6,15 +6,27 @@ worker changed since the copy was made. Each change below is made by another wor
 this one has rendered (and kept) the page.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
+from flask import render_template
 from sqlalchemy import update
 
 from tests.support import form_token, set_row
+from webinars import registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
-from webinars.models import Event, Material, Municipality, Programme, utcnow
+from webinars.models import (
+    Event,
+    Material,
+    Municipality,
+    Programme,
+    Registration,
+    RegistrationToken,
+    utcnow,
+)
+from webinars.registration.pages import StandIn, marker
 
 #: When the rows were last saved.
 SAVED = utcnow().replace(microsecond=0) - timedelta(minutes=5)
@@ -45,7 +57,8 @@ def set_quietly(app, slug: str, **fields) -> None:
 
 
 def _without_token(html: str) -> str:
-    return html.replace(form_token(html), "")
+    """The page with its CSRF tokens (if it has a form) taken out."""
+    return re.sub(r'(csrf_token"[^>]*value=")[^"]+"', r'\1"', html)
 
 
 def test_every_visitor_gets_the_kept_page_with_their_own_token(app, event):
@@ -194,3 +207,111 @@ def test_each_language_has_its_own_copy(client, event):
     assert '<html lang="en">' in english and "Register" in english
     # The session keeps English: the bokmål copy is not served to it.
     assert '<html lang="en">' in client.get("/events/stormote").text
+
+
+# --- the registrant's own page ----------------------------------------------------------------
+
+
+def _registrant(app, event, token: str, name: str, email: str, municipality: str, **fields):
+    """A registration straight in the database, reachable at /r/<token>."""
+    with app.app_context():
+        with write_transaction():
+            db.session.add(
+                Registration(
+                    event_id=event.id,
+                    name=name,
+                    email=email,
+                    role="ordforer",
+                    municipality_number=municipality,
+                    tokens=[RegistrationToken(token_hash=registrations.hash_token(token))],
+                    **fields,
+                )
+            )
+        db.engine.dispose()
+    return f"/r/{token}"
+
+
+def _rendered_afresh(app, path: str) -> str:
+    """The registrant's page rendered from the real row, as the page was before any copy."""
+    token = path.rsplit("/", 1)[1]
+    with app.test_request_context(path):
+        registration = registrations.find_by_token(token)
+        event = registration.event
+        series = registrations.series_choices(event)
+        return render_template(
+            "registration/manage.html",
+            registration=registration,
+            event=event,
+            token=token,
+            now=utcnow(),
+            position=registrations.waitlist_position(registration),
+            just_cancelled=False,
+            just_registered=None,
+            series=series,
+            mine=registrations.statuses_of(registration.email, [e.id for e in series]),
+        )
+
+
+PEOPLE = [
+    ("tok-kari", "Kari O'Brien & <Søn>", 'kari+"akson"@kommune.no', "4601"),
+    ("tok-ola", "Ola «Nordmann»", "ola@kommune.no", "0301"),
+]
+
+
+def test_each_registrant_gets_their_own_page_from_the_copy(app, event):
+    paths = [_registrant(app, event, *person) for person in PEOPLE]
+    for path in paths * 2:  # the second round is served from the copy
+        page = app.test_client().get(path)
+        assert page.headers["Cache-Control"] == "no-store"
+        assert _without_token(page.text) == _without_token(_rendered_afresh(app, path))
+    kari, ola = (app.test_client().get(path).text for path in paths)
+    assert "Kari O&#39;Brien &amp; &lt;Søn&gt;" in kari and "Ola" not in kari
+    assert "ola@kommune.no" in ola and "Kari" not in ola and "Bergen" not in ola
+    assert "/r/tok-ola/cancel" in ola and "tok-kari" not in ola
+
+
+def test_each_status_place_in_line_and_series_has_its_own_page(app, event):
+    waiting = Registration.WAITLISTED
+    confirmed = _registrant(app, event, "tok-a", "Anne", "anne@kommune.no", "0301")
+    first = _registrant(app, event, "tok-b", "Bjørn", "bjorn@kommune.no", "0301", status=waiting)
+    second = _registrant(app, event, "tok-c", "Cato", "cato@kommune.no", "0301", status=waiting)
+    cancelled = _registrant(
+        app, event, "tok-d", "Dina", "dina@kommune.no", "0301", status="cancelled"
+    )
+    with app.app_context():
+        webinar = db.session.scalar(db.select(Event).filter_by(slug="webinar"))
+    _registrant(app, webinar, "tok-e", "Anne", "anne@kommune.no", "0301")
+    also = _registrant(app, event, "tok-f", "Frida", "frida@kommune.no", "0301")
+    client = app.test_client()
+    paths = (confirmed, first, second, cancelled, also)
+    pages = {path: client.get(path).text for path in paths}
+    assert "https://meet.example.org/secret-" in pages[confirmed]
+    assert "nummer 1" in pages[first] and "secret-" not in pages[first]
+    assert "nummer 2" in pages[second]
+    assert "Avbestilt" in pages[cancelled] and "secret-" not in pages[cancelled]
+    assert "Du er påmeldt" in pages[confirmed] and "Du er påmeldt" not in pages[also]
+    for path in paths:
+        assert _without_token(client.get(path).text) == _without_token(_rendered_afresh(app, path))
+
+
+def test_a_new_join_link_shows_on_every_registrants_next_visit(client, other_worker, event):
+    path = _registrant(client.application, event, "tok-a", "Anne", "anne@kommune.no", "0301")
+    assert "https://meet.example.org/secret-" in client.get(path).text
+    set_row(other_worker, event, join_url="https://meet.example.org/ny-lenke")
+    page = client.get(path).text
+    assert "https://meet.example.org/ny-lenke" in page and "secret-" not in page
+
+
+def test_a_template_asking_a_stand_in_for_more_fails_loudly():
+    stand_in = StandIn("registration", name=marker("name"))
+    assert stand_in.name == marker("name")
+    with pytest.raises(LookupError, match="registration.organisation"):
+        stand_in.organisation  # noqa: B018 (the attribute access is the test)
+    assert not hasattr(stand_in, "__html__")  # escaping it is not asking for a field
+
+
+def test_another_event_filling_up_shows_on_the_registrants_next_visit(client, other_worker, event):
+    path = _registrant(client.application, event, "tok-a", "Anne", "anne@kommune.no", "0301")
+    assert "Sett meg på ventelisten" not in client.get(path).text
+    _fill_the_webinar(other_worker, event)
+    assert "Sett meg på ventelisten" in client.get(path).text
