@@ -18,7 +18,7 @@ from functools import cache
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -331,8 +331,16 @@ def hash_token(token: str) -> str:
 def issue_token(registration: Registration) -> str:
     """A new manage link for the registration; the links already mailed keep working."""
     token = new_token()
-    db.session.add(RegistrationToken(registration=registration, token_hash=hash_token(token)))
+    db.session.execute(
+        _INSERT_TOKEN, {"registration_id": registration.id, "token_hash": hash_token(token)}
+    )
     return token
+
+
+#: Built once: every registration and every mail with a manage link issues one.
+_INSERT_TOKEN = insert(RegistrationToken.__table__).values(
+    registration_id=bindparam("registration_id"), token_hash=bindparam("token_hash")
+)
 
 
 #: Built once: every registrant's page looks its registration up by a token's hash, with
@@ -478,8 +486,9 @@ def _register_all(
     """Register for the event and the others; in the order of their ids, so that two
     series registrations lock the same events in the same order and never deadlock.
 
-    The rows are written in one flush at the end (the unit of work batches the INSERTs of
-    all the events), and the person is noted as a contact once.
+    Each new registration, its link and its confirmation are plain INSERTs as they are made;
+    what changed in rows already there (a repeat's re-send) is flushed at the end; the
+    person is noted as a contact once.
     """
     made = {}
     with db.session.no_autoflush:
@@ -518,23 +527,34 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     else:
         raise EventFull()
     made = utcnow()
-    registration = Registration(
-        event=event,
-        status=status,
-        created_at=made,
-        # Above any CANCEL an earlier registration of this address got.
-        ical_sequence=-1 if prior is None else prior,
-        confirmation_sent_at=now or utcnow(),
-        **fields,
+    # Above any CANCEL an earlier registration of this address got; a confirmed one is
+    # written with its first invite's SEQUENCE reserved, so the row is never updated after.
+    held = -1 if prior is None else prior
+    sequence = messages.next_sequence(event, held) if status == Registration.CONFIRMED else None
+    registration = db.session.scalars(
+        _INSERT_REGISTRATION,
+        [
+            {
+                **fields,
+                "event_id": event.id,
+                "status": status,
+                "created_at": made,
+                "ical_sequence": held if sequence is None else sequence,
+                "confirmation_sent_at": now or utcnow(),
+            }
+        ],
+    ).one()
+    position = waitlist_position(registration)  # counts itself; None when it got a seat
+    messages.queue_confirmation(
+        registration, issue_token(registration), position=position, sequence=sequence
     )
-    db.session.add(registration)
-    position = None
-    if status == Registration.WAITLISTED:
-        db.session.flush()  # its number counts itself
-        position = waitlist_position(registration)
-    messages.queue_confirmation(registration, issue_token(registration), position=position)
     _count_made(event, made)
     return registration, True
+
+
+#: Built once: a new registration is one INSERT … RETURNING, its row the session's object.
+#: Not added and flushed: the unit of work's flush was a third of a registration's write.
+_INSERT_REGISTRATION = insert(Registration).returning(Registration)
 
 
 def _count_made(event: Event, made: datetime) -> None:

@@ -38,11 +38,19 @@ CRLF = "\r\n"
 
 
 def queue_confirmation(
-    registration: Registration, token: str, *, again: bool = False, position: int | None = None
-):
+    registration: Registration,
+    token: str,
+    *,
+    again: bool = False,
+    position: int | None = None,
+    sequence: int | None = None,
+) -> None:
     """ "You are registered" (or on the waiting list as number `position`), with the invite
-    and the manage link."""
-    return _queue_invite(outbox.CONFIRMATION, registration, token, again=again, position=position)
+    and the manage link. `sequence`: the invite's, when the registration was written with
+    it reserved (a new one is: see next_sequence); otherwise one is reserved now."""
+    _queue_invite(
+        outbox.CONFIRMATION, registration, token, sequence, again=again, position=position
+    )
 
 
 def queue_manage_link(event: Event, registration_ids: Select) -> None:
@@ -65,14 +73,14 @@ def queue_manage_link(event: Event, registration_ids: Select) -> None:
     )
 
 
-def queue_promoted(registration: Registration, token: str):
+def queue_promoted(registration: Registration, token: str) -> None:
     """ "You got a seat from the waiting list", with the invite and a manage link."""
-    return _queue_invite(outbox.PROMOTED, registration, token)
+    _queue_invite(outbox.PROMOTED, registration, token)
 
 
-def queue_event_updated(registration: Registration, changes: dict[str, tuple]):
+def queue_event_updated(registration: Registration, changes: dict[str, tuple]) -> None:
     """What changed in the event; confirmed registrants get the updated invite."""
-    return _queue_invite(outbox.EVENT_UPDATED, registration, None, changes=changes)
+    _queue_invite(outbox.EVENT_UPDATED, registration, None, changes=changes)
 
 
 def queue_cancellation(registration: Registration, *, by_organiser: bool = False, had_seat: bool):
@@ -146,9 +154,9 @@ def _queue_to_contact(
     event: Event | None = None,
     locale: str | None = None,
     **context,
-) -> OutboxMessage:
+) -> None:
     locale = locale or contacts.mail_language(contact)
-    return outbox.queue(
+    outbox.queue(
         kind,
         subject=render_subject(kind.template, locale, event=event, **context),
         recipient=contact.email,
@@ -160,14 +168,21 @@ def _queue_to_contact(
     )
 
 
-def _queue_invite(kind: outbox.Kind, registration: Registration, token: str | None, **context):
+def _queue_invite(
+    kind: outbox.Kind,
+    registration: Registration,
+    token: str | None,
+    sequence: int | None = None,
+    **context,
+) -> None:
     """A mail with the personal REQUEST invite; the waiting list gets none."""
     confirmed = registration.status == Registration.CONFIRMED
-    return _queue(
+    _queue(
         kind,
         registration,
         invite=REQUEST if confirmed else None,
         token=token,
+        sequence=sequence,
         status=registration.status,
         **context,
     )
@@ -179,11 +194,14 @@ def _queue(
     *,
     invite: str | None = None,
     token: str | None = None,
+    sequence: int | None = None,
     **context,
-) -> OutboxMessage:
+) -> None:
     event = registration.event
     locale = registration.locale
-    return outbox.queue(
+    if invite and sequence is None:
+        sequence = reserve_sequence(registration)
+    outbox.queue(
         kind,
         subject=render_subject(
             kind.template, locale, event=event, registration=registration, **context
@@ -194,7 +212,7 @@ def _queue(
         event=event,
         registration=registration,
         invite=invite,
-        sequence=reserve_sequence(registration) if invite else None,
+        sequence=sequence if invite else None,
         token=token,
         locale=locale,
         context=context,
@@ -207,8 +225,14 @@ def reserve_sequence(registration: Registration) -> int:
     Calendars ignore an update whose SEQUENCE is not above the copy they hold, so each
     registrant's copy is tracked on top of the event's own sequence.
     """
-    registration.ical_sequence = max(registration.event.sequence, registration.ical_sequence + 1)
+    registration.ical_sequence = next_sequence(registration.event, registration.ical_sequence)
     return registration.ical_sequence
+
+
+def next_sequence(event: Event, held: int) -> int:
+    """The SEQUENCE of the next invite or cancel to a calendar that holds `held` (-1: none):
+    above it, and never below the event's own."""
+    return max(event.sequence, held + 1)
 
 
 # --- composing at delivery ------------------------------------------------------------------

@@ -140,33 +140,61 @@ def queue(
     token: str | None = None,
     locale: str = "nb",
     context: dict | None = None,
-) -> OutboxMessage:
+) -> None:
     """Add a message in the caller's write transaction; it is rendered when delivered.
 
     `invite` (REQUEST or CANCEL) attaches the registrant's calendar invite with `sequence`;
     `token` makes the personal manage link; `context` must be JSON-able (datetimes and
-    dataclasses are fine).
+    dataclasses are fine). The registration must be written already (it has its id): the
+    message is one plain INSERT, no object of the session.
     """
     if KINDS.get(getattr(kind, "name", None)) is not kind:
         raise ValueError(f"{kind!r} is not a registered kind of message")
-    row = OutboxMessage(
-        kind=kind.name,
-        template=kind.template,
-        recipient=recipient,
-        recipient_name=recipient_name,
-        subject=subject,
-        message_id=message_id,
-        event=event,
-        registration=registration,
-        invite_method=invite,
-        invite_sequence=sequence,
-        token=token,
-        locale=locale,
-        context=json.dumps(context or {}, default=_encode),
+    if registration is not None and registration.id is None:
+        raise ValueError("a registration's message is queued once the registration is written")
+    db.session.execute(
+        _QUEUE,
+        {
+            "kind": kind.name,
+            "template": kind.template,
+            "recipient": recipient,
+            "recipient_name": recipient_name,
+            "subject": subject,
+            "message_id": message_id,
+            "event_id": event.id if event is not None else None,
+            "registration_id": registration.id if registration is not None else None,
+            "invite_method": invite,
+            "invite_sequence": sequence,
+            "token": token,
+            "locale": locale,
+            "context": json.dumps(context or {}, default=_encode),
+        },
     )
-    db.session.add(row)
     db.session.info["outbox_queued"] = True
-    return row
+
+
+#: Built once: every registration queues its confirmation with it. The table's own
+#: defaults (queued, no attempts, due now) fill in the rest.
+_QUEUE = insert(OutboxMessage.__table__).values(
+    {
+        name: bindparam(name)
+        for name in (
+            "kind",
+            "template",
+            "recipient",
+            "recipient_name",
+            "subject",
+            "message_id",
+            "event_id",
+            "registration_id",
+            "invite_method",
+            "invite_sequence",
+            "token",
+            "locale",
+            "context",
+        )
+    }
+)
 
 
 def queue_selected(

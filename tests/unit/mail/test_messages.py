@@ -60,7 +60,8 @@ def test_line_breaks_in_a_name_cannot_add_headers_or_recipients(
     # might store it): the register service normalised the one above, this one is raw.
     with write_transaction():
         registration.name = "Kari\r\nBcc: evil@example.org\r\nX-Evil: 1"
-        raw = messages.queue_confirmation(registration, new_token())
+        messages.queue_confirmation(registration, new_token())
+    raw = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
     assert "\r\n" in raw.recipient_name  # it did reach the outbox unchanged
     assert worker.deliver_due() == 2
 
