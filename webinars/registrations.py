@@ -688,13 +688,13 @@ _MARKED = select(Registration.id).where(
 
 #: Take a seat if there is one: the condition and the change are one statement. A seat is a
 #: count, not a change of the event: updated_at stays, so its calendar files stay valid.
+_EVENTS = Event.__table__
 _TAKE_SEAT = (
-    update(Event)
-    .where(Event.id == bindparam("event_id"))
-    .where(or_(Event.capacity.is_(None), Event.seats_taken < Event.capacity))
-    .values(seats_taken=Event.seats_taken + 1, updated_at=Event.updated_at)
-    .returning(Event.seats_taken, Event.sequence)
-    .execution_options(synchronize_session=False)
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("event_id"))
+    .where(or_(_EVENTS.c.capacity.is_(None), _EVENTS.c.seats_taken < _EVENTS.c.capacity))
+    .values(seats_taken=_EVENTS.c.seats_taken + 1, updated_at=_EVENTS.c.updated_at)
+    .returning(_EVENTS.c.seats_taken, _EVENTS.c.sequence)
 )
 
 
