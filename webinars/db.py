@@ -152,9 +152,10 @@ def _begin_immediate(dbapi_connection) -> None:
     """BEGIN IMMEDIATE, retried in short random steps while another process holds the lock.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15 … ms between tries, so a writer often
-    sleeps well past the moment the lock (held ~2 ms by a registration) is free again, and
+    sleeps well past the moment the lock (held ~1 ms by a registration) is free again, and
     the CPU idles: measured, two gunicorn workers used 1.1 of 2 cores. Waiting here in
-    steps of 0.2–1 ms hands the lock over as soon as it is released.
+    steps of 0.05–0.3 ms hands the lock over as soon as it is released (measured against
+    steps of 0.2–1 ms in turn: 8–11 % more registrations a second; a try costs ~10 µs).
     """
     deadline = time.monotonic() + LOCK_WAIT
     dbapi_connection.execute("PRAGMA busy_timeout=0")
@@ -168,7 +169,7 @@ def _begin_immediate(dbapi_connection) -> None:
                     raise
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(random.uniform(0.0002, 0.001))
+                time.sleep(random.uniform(0.00005, 0.0003))
     finally:
         dbapi_connection.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT * 1000)}")
 
