@@ -75,10 +75,14 @@ def _save(event, recording_url, materials, notify_again, seen_round, now) -> Rec
     result = RecordingSaved()
     recording_url = recording_url.strip()
     event.recording_url = recording_url
-    event.materials = [
-        Material(title=" ".join(m.title.split()), url=m.url.strip(), position=i)
-        for i, m in enumerate(materials)
-    ]
+    links = [(" ".join(m.title.split()), m.url.strip()) for m in materials]
+    if links != [(m.title, m.url) for m in event.materials]:
+        event.materials = [
+            Material(title=title, url=url, position=i) for i, (title, url) in enumerate(links)
+        ]
+        # The material is part of the event as its pages show it: their kept copies are
+        # keyed by the event's updated_at (registration/pages.py).
+        event.updated_at = now
     if recording_url and event.recording_published_at is None:
         event.recording_published_at = now
     elif recording_url and notify_again:

@@ -27,7 +27,15 @@ from . import attendance, contacts, municipalities, questions
 from .db import in_write_transaction, lock_event, no_disk_wait, write_transaction
 from .extensions import db
 from .mail import messages, outbox
-from .models import Event, Municipality, Registration, RegistrationCount, RegistrationToken, utcnow
+from .models import (
+    Event,
+    Municipality,
+    Programme,
+    Registration,
+    RegistrationCount,
+    RegistrationToken,
+    utcnow,
+)
 from .municipalities import eligible, eligible_condition
 
 log = logging.getLogger(__name__)
@@ -205,13 +213,17 @@ def statuses_of(email: str, event_ids: Sequence[int]) -> dict[int, str]:
     if not event_ids:
         return {}
     rows = db.session.execute(
-        select(Registration.event_id, Registration.status).where(
-            Registration.email == email.strip().lower(),
-            Registration.event_id.in_(event_ids),
-            Registration.status.in_(ACTIVE),
-        )
+        _STATUSES_OF, {"email": email.strip().lower(), "event_ids": list(event_ids)}
     )
     return dict(rows.all())
+
+
+#: Built once: every registrant's page asks it.
+_STATUSES_OF = select(Registration.event_id, Registration.status).where(
+    Registration.email == bindparam("email"),
+    Registration.event_id.in_(bindparam("event_ids", expanding=True)),
+    Registration.status.in_(ACTIVE),
+)
 
 
 def eligible_count(event: Event) -> int:
@@ -348,10 +360,11 @@ _INSERT_TOKEN = insert(RegistrationToken.__table__).values(
 #: the registration into a later refresh ... FOR UPDATE, which PostgreSQL refuses on outer
 #: joins.
 _BY_TOKEN = (
-    select(Registration, Event, Municipality)
+    select(Registration, Event, Municipality, Programme)
     .join(RegistrationToken)
     .join(Event, Event.id == Registration.event_id)
     .join(Municipality, Municipality.number == Registration.municipality_number)
+    .outerjoin(Programme, Programme.id == Event.programme_id)
     .where(RegistrationToken.token_hash == bindparam("token_hash"))
 )
 
@@ -363,10 +376,11 @@ def find_by_token(token: str) -> Registration | None:
     found = db.session.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
     if found is None:
         return None
-    registration, event, municipality = found
+    registration, event, municipality, programme = found
     # Held by the registration as loaded (the session's map alone would let them go).
     set_committed_value(registration, "event", event)
     set_committed_value(registration, "municipality", municipality)
+    set_committed_value(event, "programme", programme)
     return registration
 
 

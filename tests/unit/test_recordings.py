@@ -86,3 +86,23 @@ def test_saves_and_jobs_at_once_mail_each_registrant_once(ctx, past_event, creat
     assert active == 22
     assert len(mails) == active
     assert len({m.recipient for m in mails}) == active
+
+
+# --- the material is part of the event's pages -------------------------------------------------
+
+
+def test_new_material_moves_the_events_updated_at_the_same_material_does_not(ctx, create_event):
+    event = db.session.get(Event, create_event().id)
+    with write_transaction():
+        event.updated_at = before = utcnow() - timedelta(hours=1)
+    slides = [recordings.MaterialLink(" Lysark  fra møtet ", "https://ks.test/l.pdf ")]
+
+    recordings.save_recording(event, recording_url="", materials=slides)
+    assert [(m.title, m.url) for m in event.materials] == [
+        ("Lysark fra møtet", "https://ks.test/l.pdf")
+    ]
+    moved = event.updated_at
+    assert moved > before
+
+    recordings.save_recording(event, recording_url="", materials=slides)  # the same again
+    assert db.session.get(Event, event.id).updated_at == moved

@@ -13,13 +13,14 @@ an error, so a new personal field cannot slip into a shared copy), and the CSRF 
 taken out. What it holds is the event's, as every registrant in that state sees it.
 
 A key is everything else the page reads that can change: the event row as it was last saved
-(`updated_at`), its material and programme, which seats are taken, the municipality
-register, the registrant's status, and the decisions that depend on the clock (over, open,
-open yet). Every part is read from the database on each request, so a change by any process
-shows at once; the cache only ever skips the rendering. Only a page with nothing else of the
-request's own is kept or served: a GET with no query but the language and no flashed
-message waiting; the view passes no key when the page has something else of the session's
-(the "link sent" note). A posted form shown again with its errors is never cached.
+(`updated_at`, which saving its material moves too), its programme, which seats are taken,
+the municipality register, the registrant's status, and the decisions that depend on the
+clock (over, open, open yet). Every part is read from the database on each request, so a
+change by any process shows at once; the cache only ever skips the rendering. Only a page
+with nothing else of the request's own is kept or served: a GET with no query but the
+language and no flashed message waiting; the view passes no key when the page has something
+else of the session's (the "link sent" note). A posted form shown again with its errors is
+never cached.
 """
 
 from __future__ import annotations
@@ -155,13 +156,10 @@ def _event_state(event: Event, now: datetime) -> tuple:
 
 
 def _page_of(event: Event, now: datetime) -> tuple:
-    """The event as its pages show it: its state, its material and its programme."""
+    """The event as its pages show it: its state (saving its material moves its
+    `updated_at` too) and its programme."""
     programme = event.programme
-    return (
-        _event_state(event, now),
-        tuple((m.title, m.url) for m in event.materials),
-        (programme.id, programme.updated_at) if programme else None,
-    )
+    return (_event_state(event, now), (programme.id, programme.updated_at) if programme else None)
 
 
 def event_key(event: Event, series: Iterable[Event] | None, now: datetime) -> tuple:

@@ -28,13 +28,19 @@ PUBLIC_STATUSES = (Event.PUBLISHED, Event.CANCELLED)
 
 
 #: Built once: every public page looks its event up by slug; the event page gets its
-#: material in the same query.
+#: material and programme in the same query.
 _BY_SLUG = select(Event).where(Event.slug == bindparam("slug"))
-_WITH_MATERIAL = _BY_SLUG.options(joinedload(Event.materials))
+_WITH_MATERIAL = _BY_SLUG.options(joinedload(Event.materials), joinedload(Event.programme))
 
 
-#: Built once: the programme page and the feed list every public event by start.
-_PUBLISHED = select(Event).where(Event.status.in_(PUBLIC_STATUSES)).order_by(Event.starts_at)
+#: Built once: the programme page and the feed list every public event by start, with
+#: their programmes (the page names them).
+_PUBLISHED = (
+    select(Event)
+    .where(Event.status.in_(PUBLIC_STATUSES))
+    .order_by(Event.starts_at)
+    .options(joinedload(Event.programme))
+)
 
 
 def _public_event(slug: str, *, material: bool = False) -> Event:

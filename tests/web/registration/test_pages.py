@@ -14,12 +14,11 @@ from flask import render_template
 from sqlalchemy import update
 
 from tests.support import form_token, set_row
-from webinars import registrations
+from webinars import recordings, registrations
 from webinars.db import write_transaction
 from webinars.extensions import db
 from webinars.models import (
     Event,
-    Material,
     Municipality,
     Programme,
     Registration,
@@ -90,11 +89,12 @@ def _change_title(other, event):
 
 
 def _add_material(other, event):
-    with other.app_context():
-        with write_transaction():
-            db.session.add(
-                Material(event_id=event.id, title="Lysark", url="https://ks.test/l.pdf", position=0)
-            )
+    with other.test_request_context():
+        recordings.save_recording(
+            db.session.get(Event, event.id),
+            recording_url="",
+            materials=[recordings.MaterialLink("Lysark", "https://ks.test/l.pdf")],
+        )
         db.engine.dispose()
     return "https://ks.test/l.pdf"
 
