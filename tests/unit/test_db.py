@@ -106,6 +106,31 @@ def test_lock_event_reloads_the_row(ctx, create_event):
         assert event.title == "Av en annen"
 
 
+def test_lock_event_brings_the_seats_taken_meanwhile(ctx, create_event):
+    """A seat taken by another transaction leaves updated_at; the lock still sees it."""
+    event = create_event(capacity=10)
+    db.session.refresh(event)
+    table = Event.__table__
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.id == event.id)
+            .values(seats_taken=3, sequence=table.c.sequence, updated_at=table.c.updated_at)
+        )
+    with write_transaction():
+        assert lock_event(event) is event
+        assert event.seats_taken == 3
+
+
+def test_lock_event_reads_an_expired_row_again(ctx, create_event):
+    event = create_event(title="Før")
+    db.session.expire(event)
+    with db.engine.begin() as conn:
+        conn.execute(update(Event).where(Event.id == event.id).values(title="Av en annen"))
+    with write_transaction():
+        assert lock_event(event).title == "Av en annen"
+
+
 def test_blocks_follow_each_other(ctx, create_event):
     event = create_event()
     with write_transaction():
