@@ -115,6 +115,8 @@ def registrant_page(
     (their name, address, municipality and link as markers, their status as it is) and the
     copy is kept by the event, the status and `state` (hashable: what else the view gives
     the template, e.g. their other events as (event, status))."""
+    if not _plain_request():  # something of the request's own: rendered for it alone
+        return render(registration, token)
     event = registration.event
     now = state.pop("now")
     series = state.pop("series", ())

@@ -315,3 +315,16 @@ def test_another_event_filling_up_shows_on_the_registrants_next_visit(client, ot
     assert "Sett meg på ventelisten" not in client.get(path).text
     _fill_the_webinar(other_worker, event)
     assert "Sett meg på ventelisten" in client.get(path).text
+
+
+def test_a_registrants_page_with_a_query_or_a_message_is_rendered_for_them(app, event):
+    path = _registrant(app, event, "tok-a", "Anne Ås", "anne@kommune.no", "0301")
+    client = app.test_client()
+    client.get(path)  # the copy is kept
+    tagged = client.get(f"{path}?utm_source=epost")
+    assert tagged.status_code == 200 and "Anne Ås" in tagged.text
+    assert "?utm_source=epost&amp;lang=nn" in tagged.text
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "Bare til Anne")]
+    page = client.get(path).text
+    assert "Bare til Anne" in page and "Anne Ås" in page and "/r/tok-a/cancel" in page
