@@ -119,10 +119,10 @@ def lock_event(row: Event) -> Event:
     # reads). Loaded earlier than that, or not loaded at all, it is read again whole.
     loaded = inspect(row).dict.get("updated_at")
     if loaded is not None:
-        now = db.session.execute(_LOCK_ROW, {"id": row.id}).first()
-        if now is not None and now.updated_at == loaded:
-            set_committed_value(row, "seats_taken", now.seats_taken)
-            set_committed_value(row, "sequence", now.sequence)
+        current = db.session.execute(_LOCK_ROW, {"id": row.id}).first()
+        if current is not None and current.updated_at == loaded:
+            set_committed_value(row, "seats_taken", current.seats_taken)
+            set_committed_value(row, "sequence", current.sequence)
             return row
     return db.session.scalars(_LOCK_EVENT, {"id": row.id}).one()
 

@@ -350,9 +350,7 @@ def issue_token(registration: Registration) -> str:
 
 
 #: Built once: every registration and every mail with a manage link issues one.
-_INSERT_TOKEN = insert(RegistrationToken.__table__).values(
-    registration_id=bindparam("registration_id"), token_hash=bindparam("token_hash")
-)
+_INSERT_TOKEN = insert(RegistrationToken.__table__)
 
 
 #: Built once: every registrant's page looks its registration up by a token's hash, with

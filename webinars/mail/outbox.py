@@ -173,28 +173,9 @@ def queue(
     db.session.info["outbox_queued"] = True
 
 
-#: Built once: every registration queues its confirmation with it. The table's own
-#: defaults (queued, no attempts, due now) fill in the rest.
-_QUEUE = insert(OutboxMessage.__table__).values(
-    {
-        name: bindparam(name)
-        for name in (
-            "kind",
-            "template",
-            "recipient",
-            "recipient_name",
-            "subject",
-            "message_id",
-            "event_id",
-            "registration_id",
-            "invite_method",
-            "invite_sequence",
-            "token",
-            "locale",
-            "context",
-        )
-    }
-)
+#: Built once: every registration queues its confirmation with it. The parameters name the
+#: columns; the table's own defaults (queued, no attempts, due now) fill in the rest.
+_QUEUE = insert(OutboxMessage.__table__)
 
 
 def queue_selected(

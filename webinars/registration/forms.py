@@ -196,12 +196,17 @@ class LinkForm(FlaskForm):
         cheap_labels(self)
 
 
-def for_event(event: Event, series: bool = True, **kwargs) -> RegistrationForm:
+def for_event(
+    event: Event, series: bool = True, candidates: list[Event] | None = None, **kwargs
+) -> RegistrationForm:
     """The registration form for an event: the municipalities its rule lets register and
-    the other open events of its programme (one query; `series=False` leaves them out
-    until `offer_series`, for a POST that ticked none: there is nothing to validate)."""
+    the other open events of its programme (`candidates` when the caller has read them,
+    else one query; `series=False` leaves them out until `offer_series`, for a POST that
+    ticked none: there is nothing to validate)."""
     form = RegistrationForm(event, **kwargs)
-    if series:
+    if candidates is not None:
+        form.offer_series(candidates)
+    elif series:
         form.offer_series(series_candidates(event))
     return form
 

@@ -56,15 +56,17 @@ def cached(
     key: Hashable | None,
     render: Callable[[], str],
     values: Mapping[str, str] | None = None,
+    render_own: Callable[[], str] | None = None,
 ) -> str:
     """The page `render()` writes for `key` in this request's language, with this request's
     CSRF token and `values` (each HTML-escaped where its marker stands; `render` must write
-    `marker(name)` for each); rendered only when no copy is kept. `key=None`: rendered for
-    this request alone (then `values` must be empty: the page has the request's own)."""
+    `marker(name)` for each); rendered only when no copy is kept. `key=None`, or a request
+    with something of its own: `render_own()` (with `values`, the page written with them
+    instead of markers; without, `render()`), for this request alone."""
+    if values and render_own is None:
+        raise ValueError("a page with personal values needs render_own")
     if key is None or not _plain_request():
-        if values:
-            raise ValueError("a page with personal values must have a key")
-        return render()
+        return (render_own or render)()
     pages: dict = current_app.extensions.setdefault("public_pages", {})
     full_key = (key, str(get_locale() or "nb"))
     token = generate_csrf()
@@ -109,17 +111,19 @@ class StandIn:
 
 
 def registrant_page(
-    registration: Registration, token: str, render: Callable[[StandIn, str], str], **state
+    registration: Registration,
+    token: str,
+    render: Callable[[StandIn, str], str],
+    now: datetime,
+    series: Iterable[Event],
+    **state,
 ) -> str:
     """The registrant's own page: `render(registration, token)` is called with stand-ins
     (their name, address, municipality and link as markers, their status as it is) and the
-    copy is kept by the event, the status and `state` (hashable: what else the view gives
-    the template, e.g. their other events as (event, status))."""
-    if not _plain_request():  # something of the request's own: rendered for it alone
-        return render(registration, token)
+    copy is kept by the event at `now`, the programme's other events it offers (`series`),
+    the status and `state` (hashable: what else the view gives the template, e.g. their
+    statuses in the series)."""
     event = registration.event
-    now = state.pop("now")
-    series = state.pop("series", ())
     key = (
         "registrant",
         registration.status,
@@ -140,7 +144,12 @@ def registrant_page(
         "municipality": registration.municipality.name,
         "token": token,
     }
-    return cached(key, lambda: render(stand_in, marker("token")), values)
+    return cached(
+        key,
+        lambda: render(stand_in, marker("token")),
+        values,
+        render_own=lambda: render(registration, token),
+    )
 
 
 def _event_state(event: Event, now: datetime) -> tuple:

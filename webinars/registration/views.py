@@ -149,10 +149,7 @@ def event(slug):
     )
 
     def render() -> str:
-        form = None
-        if series is not None:
-            form = RegistrationForm(event)
-            form.offer_series(series)
+        form = None if series is None else for_event(event, candidates=series)
         return _event_page(event, form=form, now=now)
 
     # A "link sent" note is this session's own: that page is rendered for it alone.
@@ -364,13 +361,7 @@ def manage(token):
         )
 
     page = pages.registrant_page(
-        registration,
-        token,
-        render,
-        now=now,
-        series=series,
-        mine=tuple(sorted(mine.items())),
-        **state,
+        registration, token, render, now, series, mine=tuple(sorted(mine.items())), **state
     )
     return private(current_app.make_response(page))
 
