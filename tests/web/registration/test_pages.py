@@ -133,7 +133,9 @@ def test_a_change_by_another_worker_shows_on_the_next_visit(client, other_worker
     assert shown in client.get("/events/stormote").text  # and in the page kept for it
 
 
-def test_a_municipality_leaving_the_register_leaves_the_kept_form(client, other_worker, event):
+def test_a_municipality_leaving_the_register_leaves_the_kept_form(
+    client, other_worker, event, restore_register
+):
     assert ">Bergen (Vestland)</option>" in client.get("/events/stormote").text
     with other_worker.app_context():
         with write_transaction():
