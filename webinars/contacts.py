@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import csvfiles, municipalities
-from .db import write_transaction
+from .db import dialect, execute, write_transaction
 from .extensions import db
 from .models import ROLES, Contact, Municipality, Registration, utcnow
 from .validators import Undeliverable, deliverable
@@ -207,8 +207,8 @@ def mail_language(contact: Contact) -> str:
 def note_registrant(*, name: str, email: str, role: str, municipality: str) -> None:
     """Someone registered: they become a contact, unless their address is known already."""
     now = utcnow()
-    db.session.execute(
-        _note_statement(db.session.get_bind().dialect.name),
+    execute(
+        _note_statement(dialect()),
         {
             "municipality_number": municipality,
             "name": name,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flask_babel import get_locale
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, select
 
 from .db import write_transaction
 from .extensions import db
@@ -262,12 +262,22 @@ class Eligibility(Protocol):
     def county_list(self) -> list[str]: ...
 
 
+class Facts(Protocol):
+    """What the rules ask of a municipality: a Municipality, or a row of `facts`."""
+
+    number: str
+    active: bool
+    health_region: str
+    county_number: str
+    language: str
+
+
 def _eligibility(event: Eligibility) -> list[tuple[str, list[str]]]:
     """The rule: for each municipality column, the values allowed (empty: any)."""
     return [("health_region", event.region_list), ("county_number", event.county_list)]
 
 
-def eligible(event: Eligibility, municipality: Municipality) -> bool:
+def eligible(event: Eligibility, municipality: Facts) -> bool:
     """Whether the municipality may register for the event (or is in a programme's campaign)."""
     return bool(municipality.active) and all(
         not allowed or getattr(municipality, column) in allowed
@@ -287,22 +297,31 @@ def eligible_condition(event: Eligibility) -> ColumnElement[bool]:
     )
 
 
-def offered(eligibility: Eligibility, number: str) -> Municipality | None:
-    """The municipality `number` names if it is one of the choices the rule offers (active
-    and eligible), else None: one row, by primary key. Keep it while the request needs it:
-    the session holds it only as long as someone does, and the service reads it again."""
+def facts(number: str) -> Facts | None:
+    """The register's row for `number` (the columns the rules read), or None: one prebuilt
+    Core statement. Not an ORM object: loading one costs five times as much, and a
+    registration reads it twice (the form, then the service)."""
     if not (len(number) == 4 and number.isdigit()):
         return None
-    municipality = db.session.get(Municipality, number)
-    if municipality is None or not eligible(eligibility, municipality):
+    return db.session.connection().execute(_FACTS, {"number": number}).first()
+
+
+def offered(eligibility: Eligibility, number: str) -> Facts | None:
+    """The municipality `number` names if it is one of the choices the rule offers (active
+    and eligible), else None."""
+    found = facts(number)
+    if found is None or not eligible(eligibility, found):
         return None
-    return municipality
+    return found
 
 
 #: One row, read by every form: the register changes only by a load, which moves the count
 #: or the latest `updated_at` (a retired row is updated, never deleted).
 _TABLE = Municipality.__table__
 _VERSION = select(func.count(_TABLE.c.number), func.max(_TABLE.c.updated_at))
+_FACTS = select(
+    *(_TABLE.c[name] for name in ("number", "active", "health_region", "county_number", "language"))
+).where(_TABLE.c.number == bindparam("number"))
 
 #: Built choices, by register version, eligibility rule and language.
 _CHOICES: dict[tuple, Choices] = {}

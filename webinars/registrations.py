@@ -21,10 +21,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import attendance, contacts, municipalities, questions
-from .db import in_write_transaction, lock_event, no_disk_wait, write_transaction
+from .db import (
+    dialect,
+    execute,
+    in_write_transaction,
+    lock_event,
+    no_disk_wait,
+    write_transaction,
+)
 from .extensions import db
 from .mail import messages, outbox
 from .models import (
@@ -343,9 +351,7 @@ def hash_token(token: str) -> str:
 def issue_token(registration: Registration) -> str:
     """A new manage link for the registration; the links already mailed keep working."""
     token = new_token()
-    db.session.execute(
-        _INSERT_TOKEN, {"registration_id": registration.id, "token_hash": hash_token(token)}
-    )
+    execute(_INSERT_TOKEN, {"registration_id": registration.id, "token_hash": hash_token(token)})
     return token
 
 
@@ -414,8 +420,8 @@ def register(
     official language form decides: nynorsk for a nynorsk municipality, else bokmål.
     """
     check_open(event, now, window=not by_organiser)
-    kommune = db.session.get(Municipality, municipality)
-    if kommune is None or not eligible(event, kommune):
+    kommune = municipalities.offered(event, municipality)
+    if kommune is None:
         raise NotEligible()
     others = _series(event, also, kommune, now)
     locale = locale or municipalities.mail_language(kommune.language)
@@ -472,7 +478,7 @@ def person_of(registration: Registration) -> dict[str, str]:
 
 
 def _series(
-    event: Event, also: Sequence[Event], kommune: Municipality, now: datetime | None
+    event: Event, also: Sequence[Event], kommune: municipalities.Facts, now: datetime | None
 ) -> list[Event]:
     """The other events to register for with `event`, each checked: same programme, open
     right now, for this municipality. Raises SeriesEventError naming the first that is not."""
@@ -543,19 +549,17 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     # written with its first invite's SEQUENCE reserved, so the row is never updated after.
     held = -1 if prior is None else prior
     sequence = messages.next_sequence(event, held) if status == Registration.CONFIRMED else None
-    registration = db.session.scalars(
-        _INSERT_REGISTRATION,
-        [
-            {
-                **fields,
-                "event_id": event.id,
-                "status": status,
-                "created_at": made,
-                "ical_sequence": held if sequence is None else sequence,
-                "confirmation_sent_at": now or utcnow(),
-            }
-        ],
-    ).one()
+    registration = _insert_registration(
+        {
+            **fields,
+            "event_id": event.id,
+            "status": status,
+            "created_at": made,
+            "updated_at": made,
+            "ical_sequence": held if sequence is None else sequence,
+            "confirmation_sent_at": now or utcnow(),
+        }
+    )
     position = waitlist_position(registration)  # counts itself; None when it got a seat
     messages.queue_confirmation(
         registration, issue_token(registration), position=position, sequence=sequence
@@ -564,15 +568,30 @@ def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Regi
     return registration, True
 
 
-#: Built once: a new registration is one INSERT … RETURNING, its row the session's object.
-#: Not added and flushed: the unit of work's flush was a third of a registration's write.
-_INSERT_REGISTRATION = insert(Registration).returning(Registration)
+def _insert_registration(values: dict) -> Registration:
+    """A new registration: one INSERT of its whole row, and the session's object made from
+    the same values, as if loaded (not added and flushed: the unit of work's flush was a
+    third of a registration's write; nor the ORM's INSERT … RETURNING, a sixth)."""
+    row = {**_UNSET, **values}
+    row["id"] = execute(_INSERT_REGISTRATION, row).scalar_one()
+    registration = Registration(**row)
+    make_transient_to_detached(registration)
+    db.session.add(registration)
+    return registration
+
+
+#: Built once: the INSERT, and every column the caller leaves out (the row is written
+#: whole, so no default of the table's differs from the object's).
+_INSERT_REGISTRATION = insert(Registration.__table__).returning(Registration.__table__.c.id)
+_UNSET = {column.key: None for column in Registration.__table__.c if column.key != "id"}
 
 
 def _count_made(event: Event, made: datetime) -> None:
     """One more registration made to the event on this day (the campaign's chart)."""
-    statement = _count_statement(db.session.get_bind().dialect.name)
-    db.session.execute(statement, {"event_id": event.id, "day": made.astimezone(event.zone).date()})
+    execute(
+        _count_statement(dialect()),
+        {"event_id": event.id, "day": made.astimezone(event.zone).date()},
+    )
 
 
 @cache
@@ -622,7 +641,7 @@ def _registrations(event: Event, email: str) -> list[Registration]:
     """This address's registrations for the event, locked until commit (PostgreSQL)."""
     params = {"event_id": event.id, "email": email}
     # Under the event's lock nobody adds one between the two statements.
-    if db.session.execute(_ANY_OF, params).first() is None:
+    if execute(_ANY_OF, params).first() is None:
         return []
     return list(db.session.scalars(_REGISTRATIONS_OF, params))
 
@@ -727,7 +746,7 @@ _TAKE_SEAT = (
 
 def _take_seat(event: Event) -> bool:
     """Atomically take a seat if there is one; holds under concurrent registrations."""
-    taken = db.session.execute(_TAKE_SEAT, {"event_id": event.id}).first()
+    taken = execute(_TAKE_SEAT, {"event_id": event.id}).first()
     if taken is None:
         return False
     # On PostgreSQL this UPDATE may have waited for an organiser's edit: take the sequence

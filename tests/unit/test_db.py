@@ -12,7 +12,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from webinars.db import WriteOutsideTransaction, in_write_transaction, lock_event, write_transaction
+from webinars.db import (
+    WriteOutsideTransaction,
+    execute,
+    in_write_transaction,
+    lock_event,
+    write_transaction,
+)
 from webinars.extensions import db
 from webinars.models import Event
 
@@ -77,6 +83,24 @@ def test_an_update_statement_outside_a_block_is_refused(ctx, create_event):
         db.session.execute(update(Event).where(Event.id == event.id).values(title="Etter"))
     db.session.rollback()
     assert title_of(event.id) == "Før"
+
+
+def test_a_core_statement_on_the_connection_writes_only_in_a_block(ctx, create_event):
+    event = create_event(title="Før")
+    table = Event.__table__
+    rename = update(table).where(table.c.id == event.id)
+    with pytest.raises(WriteOutsideTransaction):
+        execute(rename, {"title": "Uten transaksjon"})
+    db.session.rollback()
+    assert title_of(event.id) == "Før"
+    with write_transaction():
+        execute(rename, {"title": "Etter"})
+        # In the block's own transaction: not committed before the block ends.
+        assert title_of(event.id) == "Før"
+        assert execute(select(table.c.title).where(table.c.id == event.id)).scalar() == "Etter"
+    assert title_of(event.id) == "Etter"
+    # A read needs no block.
+    assert execute(select(table.c.title).where(table.c.id == event.id)).scalar() == "Etter"
 
 
 def test_what_was_read_before_the_block_stays_loaded(ctx, create_event):

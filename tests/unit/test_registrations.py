@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from webinars import municipalities, registrations
 from webinars.db import write_transaction
@@ -77,6 +77,23 @@ def test_register_stores_registration_and_confirmation_together(ctx, create_even
     assert registrations.find_by_token(manage_token(message)) == registration
     stored = [token.token_hash for token in registration.tokens]
     assert stored == [registrations.hash_token(manage_token(message))]  # only the hash is kept
+
+
+@pytest.mark.parametrize("waitlisted", [False, True], ids=["seat", "waiting list"])
+def test_the_registration_handed_back_is_the_row_as_stored(ctx, create_event, waitlisted):
+    event = create_event(capacity=0 if waitlisted else None, waitlist=waitlisted)
+    table = Registration.__table__
+    # In an outer block, so nothing is committed (and expired) before the comparison.
+    with write_transaction():
+        registration, _new = register(event, organisation=" KS ", locale="en")
+        # The object's own values, as the service made them: none is left to load.
+        held = inspect(registration).dict
+        seen = {column.key: held[column.key] for column in table.c}
+        row = db.session.execute(select(table).where(table.c.id == registration.id)).one()
+    assert seen == dict(row._mapping)
+    assert seen["status"] == (Registration.WAITLISTED if waitlisted else Registration.CONFIRMED)
+    assert (seen["organisation"], seen["locale"]) == ("KS", "en")
+    assert registration.event is event and registration in db.session
 
 
 def test_cancel_then_register_again_gets_a_higher_sequence(ctx, create_event):

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, joinedload
 
-from ..db import write_transaction
+from ..db import execute, write_transaction
 from ..extensions import db
 from ..models import Event, OutboxMessage, Registration, utcnow
 
@@ -152,7 +152,7 @@ def queue(
         raise ValueError(f"{kind!r} is not a registered kind of message")
     if registration is not None and registration.id is None:
         raise ValueError("a registration's message is queued once the registration is written")
-    db.session.execute(
+    execute(
         _QUEUE,
         {
             "kind": kind.name,

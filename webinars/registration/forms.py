@@ -168,10 +168,8 @@ class RegistrationForm(FlaskForm):
             raise ValidationError(_l("Velg en rolle fra listen."))
 
     def validate_municipality(self, field):
-        # The one municipality named, not the ~300 choices. Kept on the form: the service
-        # reads the same row again and finds it in the session (whose map is weak).
-        self.chosen = municipalities.offered(self.event, field.data) if field.data else None
-        if field.data and self.chosen is None:
+        # The one municipality named, not the ~300 choices.
+        if field.data and municipalities.offered(self.event, field.data) is None:
             raise ValidationError(
                 _l("Velg en kommune fra listen; den viser kommunene arrangementet er for.")
             )
