@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale, get_translations
-from jinja2 import pass_context
+from jinja2 import meta, pass_context
 from markupsafe import Markup
-from sqlalchemy import Select
+from sqlalchemy import Select, inspect
 
 from .. import contacts, i18n, ical, links
 from ..models import Contact, Event, OutboxMessage, Programme, Registration, utcnow
@@ -263,12 +263,57 @@ def manage_url(token: str, lang: str | None = None) -> str:
 def render_subject(template: str, locale: str, **context) -> str:
     """The subject line, on one line, in the recipient's language.
 
-    Rendered by Jinja directly: a subject needs no request, user or CSRF token, and this
-    runs inside every registration's transaction.
+    Rendered by Jinja directly (a subject needs no request, user or CSRF token), once per
+    template, language and values of what it reads, then reused: this runs inside every
+    registration's write transaction, where SQLite's lock is held.
     """
-    subject = current_app.jinja_env.get_template(f"email/{template}/subject.txt")
-    with force_locale(locale):
-        return " ".join(subject.render(context).split())
+    name = f"email/{template}/subject.txt"
+    env = current_app.jinja_env
+    key = None if env.auto_reload else _subject_key(name, locale, context)
+    subjects: dict = current_app.extensions.setdefault("mail_subjects", {})
+    found = subjects.get(key) if key is not None else None
+    if found is None:
+        with force_locale(locale):
+            found = " ".join(env.get_template(name).render(context).split())
+        if key is not None:
+            if len(subjects) >= MAX_SUBJECTS:
+                subjects.clear()
+            subjects[key] = found
+    return found
+
+
+#: Subjects kept per process: templates × languages × events × the few values they read.
+MAX_SUBJECTS = 1024
+
+
+def _subject_key(name: str, locale: str, context: dict) -> tuple | None:
+    """What a subject says depends on: the values of the names its template reads, an event
+    by its version (every change of an event moves its `updated_at`). None, to render it,
+    when one is anything else, or an event with changes not yet written."""
+    parts: list = [name, locale]
+    for variable in _read_by(name):
+        value = context.get(variable)
+        if isinstance(value, Event):
+            state = inspect(value)
+            if not state.persistent or state.modified or "updated_at" not in state.dict:
+                return None
+            parts.append((variable, value.id, value.updated_at))
+        elif value is None or isinstance(value, str | int | float):
+            parts.append((variable, value))
+        else:
+            return None
+    return tuple(parts)
+
+
+def _read_by(name: str) -> frozenset[str]:
+    """The names a template reads from its context (kept by template, as Jinja's own are)."""
+    read: dict = current_app.extensions.setdefault("mail_subject_names", {})
+    found = read.get(name)
+    if found is None:
+        env = current_app.jinja_env
+        source = env.loader.get_source(env, name)[0]
+        read[name] = found = frozenset(meta.find_undeclared_variables(env.parse(source)))
+    return found
 
 
 def render(name: str, locale: str, **context) -> tuple[str, str]:

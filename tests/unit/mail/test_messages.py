@@ -3,9 +3,10 @@ and the language every mail of a registration is written in."""
 
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from tests.support import text_part
 from tests.unit.test_events import fields_of
@@ -176,3 +177,27 @@ def test_a_registration_an_organiser_makes_follows_the_municipality(ctx, create_
         "hans@voss.no": "Påmeldinga er stadfesta: Stormøte",
         "marte@bergen.no": "Påmeldingen er bekreftet: Stormøte",
     }
+
+
+def test_a_subject_kept_for_reuse_follows_the_event_and_its_values(ctx, create_event):
+    event = create_event(title="Stormøte")
+    subject = partial(messages.render_subject, "confirmation", event=event)
+    assert subject("nb", status="confirmed") == "Påmeldingen er bekreftet: Stormøte"
+    assert subject("nb", status="confirmed") == "Påmeldingen er bekreftet: Stormøte"
+    assert subject("nb", status="waitlisted") == "Du står på ventelisten: Stormøte"
+    assert subject("nn", status="waitlisted") == "Du står på ventelista: Stormøte"
+    assert subject("en", status="confirmed") != subject("nb", status="confirmed")
+    events.update_event(event, replace(fields_of(event), title="Nytt stormøte"))
+    db.session.refresh(event)  # loaded again whole, as a request reads it
+    assert subject("nb", status="confirmed") == "Påmeldingen er bekreftet: Nytt stormøte"
+    # Changed in the session, not yet written (its version has not moved): as it is now.
+    with write_transaction():
+        event.title = "Tredje tittel"
+        assert "updated_at" in inspect(event).dict
+        assert subject("nb", status="confirmed") == "Påmeldingen er bekreftet: Tredje tittel"
+    assert subject("nb", status="confirmed") == "Påmeldingen er bekreftet: Tredje tittel"
+    other = create_event(title="Webinar")
+    assert (
+        messages.render_subject("confirmation", "nb", event=other, status="confirmed")
+        == "Påmeldingen er bekreftet: Webinar"
+    )
