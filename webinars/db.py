@@ -225,7 +225,9 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
+        # Straight to the driver, as BEGIN IMMEDIATE: every request that reads begins.
+        dbapi_connection = conn.connection.dbapi_connection
         if conn.get_execution_options().get(_IMMEDIATE):
-            _begin_immediate(conn.connection.dbapi_connection)
+            _begin_immediate(dbapi_connection)
         else:
-            conn.exec_driver_sql("BEGIN")
+            dbapi_connection.execute("BEGIN")
