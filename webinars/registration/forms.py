@@ -17,6 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import municipalities
@@ -44,6 +45,23 @@ class ChoiceField(SelectField):
         self.choices = choices
 
 
+class _TokenSignedWhenShown(CSRFTokenField):
+    """The CSRF token field, whose token is signed when the form is shown, not whenever it
+    is built: a registration POST that redirects never shows it (signing was a fortieth of
+    the POST). The posted token is checked as before."""
+
+    def process(self, *args, **kwargs):
+        super(CSRFTokenField, self).process(*args, **kwargs)  # the field's, without signing
+
+    @property
+    def current_token(self) -> str:
+        return self.csrf_impl.generate_csrf_token(self)
+
+
+class _CSRFSignedWhenShown(FlaskForm.Meta.csrf_class):
+    field_class = _TokenSignedWhenShown
+
+
 @lru_cache(maxsize=8)
 def _role_choices(locale: str) -> tuple[tuple, ...]:
     """The roles in the request's language (`locale` is its name: the cache key)."""
@@ -61,6 +79,9 @@ EMAIL_CHECKS = [
 class RegistrationForm(FlaskForm):
     """Name, e-mail, role, municipality (by number), an optional organisation and question,
     and the programme's other open events to register for in the same submit."""
+
+    class Meta:
+        csrf_class = _CSRFSignedWhenShown
 
     name = StringField(
         _l("Navn"),
