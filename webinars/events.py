@@ -22,7 +22,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import ical, registrations
-from .db import lock_event, write_transaction
+from .db import execute, lock_event, write_transaction
 from .extensions import db
 from .mail import messages
 from .models import Event, Programme, Registration
@@ -139,7 +139,7 @@ def version() -> tuple[int, datetime | None]:
 
     What public calendar feeds are cached by: a change by any process moves it at once.
     """
-    count, latest = db.session.connection().execute(_VERSION).one()  # plain Core: cheaper
+    count, latest = execute(_VERSION).one()
     return count, latest
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 from flask_babel import get_locale
 from sqlalchemy import ColumnElement, and_, bindparam, func, select
 
-from .db import write_transaction
+from .db import execute, write_transaction
 from .extensions import db
 from .models import Municipality
 
@@ -303,7 +303,7 @@ def facts(number: str) -> Facts | None:
     registration reads it twice (the form, then the service)."""
     if not (len(number) == 4 and number.isdigit()):
         return None
-    return db.session.connection().execute(_FACTS, {"number": number}).first()
+    return execute(_FACTS, {"number": number}).first()
 
 
 def offered(eligibility: Eligibility, number: str) -> Facts | None:
@@ -330,7 +330,7 @@ _CHOICES: dict[tuple, Choices] = {}
 def register_version() -> tuple:
     """What identifies the register as it is now: its number of rows and latest change."""
     # On the session's connection, as plain Core: the ORM's execution adds nothing here.
-    return tuple(db.session.connection().execute(_VERSION).one())
+    return tuple(execute(_VERSION).one())
 
 
 def offered_choices(eligibility: Eligibility) -> Choices:
