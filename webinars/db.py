@@ -40,6 +40,8 @@ LOCK_WAIT = 10.0
 _IMMEDIATE = "webinars_immediate"
 #: Session.info key: how deep the session is in write_transaction() blocks.
 _DEPTH = "webinars_write_depth"
+#: Session.info key: the read transaction the memos belong to, and the memos.
+_MEMOS = "webinars_read_memos"
 
 
 class WriteOutsideTransaction(RuntimeError):
@@ -99,6 +101,25 @@ def execute(statement: Executable, params: dict | list[dict] | None = None) -> C
     return db.session.connection().execute(statement, params)
 
 
+def read_memo(name: str) -> dict | None:
+    """A dict that lives as long as the session's current read transaction, for what it need
+    not read twice (a registration names its municipality in the form and in the service).
+
+    None when no transaction has begun yet, or inside write_transaction(), where the session
+    itself may change what was read. A read transaction sees what it saw before (SQLite reads
+    one snapshot; on PostgreSQL the memo makes the second read repeat the first), and the
+    next one, after a write block or the request's end, starts with none.
+    """
+    session = db.session()
+    transaction = session.get_transaction()
+    if transaction is None or in_write_transaction(session):
+        return None
+    held = session.info.get(_MEMOS)
+    if held is None or held[0] is not transaction:
+        held = session.info[_MEMOS] = (transaction, {})
+    return held[1].setdefault(name, {})
+
+
 def dialect() -> str:
     """The database's dialect name ("sqlite", "postgresql"), for statements built per dialect."""
     return db.session.connection().dialect.name
@@ -132,13 +153,25 @@ def lock_event(row: Event) -> Event:
     # files stay valid). So an object loaded with the row's updated_at is the row, but for
     # those, which the lock's own statement brings: no reload (a fifth of a registration's
     # reads). Loaded earlier than that, or not loaded at all, it is read again whole.
+    if inspect(row).dict.get("updated_at") is None:
+        return reload_locked(row)
+    return locked(row, execute(_LOCK_ROW, {"id": row.id}).first())
+
+
+def locked(row: Event, current) -> Event:
+    """An event whose row this transaction has just locked, brought up to date by what the
+    locking statement returned (`current`: its updated_at, seats_taken and sequence, or
+    None): the counts if the rest is as loaded, else the row read again whole."""
     loaded = inspect(row).dict.get("updated_at")
-    if loaded is not None:
-        current = execute(_LOCK_ROW, {"id": row.id}).first()
-        if current is not None and current.updated_at == loaded:
-            set_committed_value(row, "seats_taken", current.seats_taken)
-            set_committed_value(row, "sequence", current.sequence)
-            return row
+    if current is None or loaded is None or current.updated_at != loaded:
+        return reload_locked(row)
+    set_committed_value(row, "seats_taken", current.seats_taken)
+    set_committed_value(row, "sequence", current.sequence)
+    return row
+
+
+def reload_locked(row: Event) -> Event:
+    """The event's row locked and read again whole, into the same object."""
     return db.session.scalars(_LOCK_EVENT, {"id": row.id}).one()
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 from flask_babel import get_locale
 from sqlalchemy import ColumnElement, and_, bindparam, func, select
 
-from .db import execute, write_transaction
+from .db import execute, read_memo, write_transaction
 from .extensions import db
 from .models import Municipality
 
@@ -299,11 +299,18 @@ def eligible_condition(event: Eligibility) -> ColumnElement[bool]:
 
 def facts(number: str) -> Facts | None:
     """The register's row for `number` (the columns the rules read), or None: one prebuilt
-    Core statement. Not an ORM object: loading one costs five times as much, and a
-    registration reads it twice (the form, then the service)."""
+    Core statement, once per read transaction (the form and then the service ask for it).
+    Not an ORM object: loading one costs five times as much."""
     if not (len(number) == 4 and number.isdigit()):
         return None
-    return execute(_FACTS, {"number": number}).first()
+    memo = read_memo("municipality_facts")
+    if memo is not None and number in memo:
+        return memo[number]
+    row = execute(_FACTS, {"number": number}).first()
+    memo = read_memo("municipality_facts")  # this read may have begun the transaction
+    if memo is not None:
+        memo[number] = row
+    return row
 
 
 def offered(eligibility: Eligibility, number: str) -> Facts | None:

@@ -17,6 +17,7 @@ from webinars.db import (
     execute,
     in_write_transaction,
     lock_event,
+    read_memo,
     write_transaction,
 )
 from webinars.extensions import db
@@ -101,6 +102,25 @@ def test_a_core_statement_on_the_connection_writes_only_in_a_block(ctx, create_e
     assert title_of(event.id) == "Etter"
     # A read needs no block.
     assert execute(select(table.c.title).where(table.c.id == event.id)).scalar() == "Etter"
+
+
+def test_a_read_memo_lasts_as_long_as_its_read_transaction(ctx):
+    db.session.rollback()
+    assert read_memo("numbers") is None  # nothing begun: nothing to belong to
+    db.session.execute(select(Event.id)).all()
+    memo = read_memo("numbers")
+    memo["0301"] = "Oslo"
+    assert read_memo("numbers") == {"0301": "Oslo"}
+    assert read_memo("other") == {}
+    with write_transaction():
+        # The block may change what was read.
+        assert read_memo("numbers") is None
+    db.session.execute(select(Event.id)).all()
+    assert read_memo("numbers") == {}
+    read_memo("numbers")["0301"] = "Oslo"
+    db.session.rollback()
+    db.session.execute(select(Event.id)).all()
+    assert read_memo("numbers") == {}
 
 
 def test_what_was_read_before_the_block_stays_loaded(ctx, create_event):

@@ -315,6 +315,24 @@ def test_offered_is_the_same_rule_for_one_number(ctx):
         assert found is None or found.number == number
 
 
+def test_a_municipality_retired_meanwhile_is_not_offered_once_the_read_ends(ctx, restore_register):
+    """Within one read (a request) the number is looked up once; the next read sees the
+    register as it is now, whoever changed it."""
+    akson = rule("Nord,Vest,Sør-Øst")
+    assert municipalities.offered(akson, "0301") is not None
+    with db.engine.begin() as other:  # another process retires Oslo
+        other.execute(
+            Municipality.__table__.update()
+            .where(Municipality.number == "0301")
+            .values(active=False)
+        )
+    # The same read: what it saw, as SQLite's snapshot would show it.
+    assert municipalities.offered(akson, "0301") is not None
+    db.session.rollback()  # the request ends
+    assert municipalities.offered(akson, "0301") is None
+    assert municipalities.facts("0301").active is False
+
+
 def test_choices_are_the_eligible_municipalities_by_name(ctx):
     everyone = municipalities.offered_choices(rule())
     assert len(everyone.options) == 356
