@@ -30,6 +30,7 @@ from .db import (
     execute,
     in_write_transaction,
     lock_event,
+    locked,
     no_disk_wait,
     write_transaction,
 )
@@ -530,15 +531,20 @@ def _register_all(
 
 def _register(event: Event, fields: dict, now, by_organiser: bool) -> tuple[Registration, bool]:
     # The event's row lock orders registrations to one event, so the duplicate check below
-    # sees every earlier one (on SQLite the write transaction already does).
-    lock_event(event)
+    # sees every earlier one (on SQLite the write transaction already does). Taking a seat
+    # takes the lock with it; a full event's row is locked on its own.
+    seated = _take_seat(event)
+    if not seated:
+        lock_event(event)
     check_open(event, now, window=not by_organiser)  # again, under the lock
     earlier = _registrations(event, fields["email"])
     existing = next((r for r in earlier if r.status != Registration.CANCELLED), None)
     if existing is not None:
+        if seated:  # a repeat takes no seat (rare: most addresses are new)
+            _release_seat(event)
         return _send_again(existing, now, by_organiser), False
     prior = max((r.ical_sequence for r in earlier), default=None)
-    if _take_seat(event):
+    if seated or _take_seat(event):
         status = Registration.CONFIRMED
     elif event.waitlist:
         status = Registration.WAITLISTED
@@ -740,19 +746,19 @@ _TAKE_SEAT = (
     .where(_EVENTS.c.id == bindparam("event_id"))
     .where(or_(_EVENTS.c.capacity.is_(None), _EVENTS.c.seats_taken < _EVENTS.c.capacity))
     .values(seats_taken=_EVENTS.c.seats_taken + 1, updated_at=_EVENTS.c.updated_at)
-    .returning(_EVENTS.c.seats_taken, _EVENTS.c.sequence)
+    .returning(_EVENTS.c.updated_at, _EVENTS.c.seats_taken, _EVENTS.c.sequence)
 )
 
 
 def _take_seat(event: Event) -> bool:
-    """Atomically take a seat if there is one; holds under concurrent registrations."""
+    """Atomically take a seat if there is one; holds under concurrent registrations. The
+    UPDATE locks the event's row, and the object follows it (on PostgreSQL the UPDATE may
+    have waited for an organiser's edit: the row is read again, so this registrant's invite
+    is not below the sequence the edit left)."""
     taken = execute(_TAKE_SEAT, {"event_id": event.id}).first()
     if taken is None:
         return False
-    # On PostgreSQL this UPDATE may have waited for an organiser's edit: take the sequence
-    # the edit left, so this registrant's invite is not below it.
-    set_committed_value(event, "seats_taken", taken.seats_taken)
-    set_committed_value(event, "sequence", taken.sequence)
+    locked(event, taken)
     return True
 
 

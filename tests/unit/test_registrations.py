@@ -228,6 +228,23 @@ def test_full_event_without_waitlist_refuses_and_stores_nothing(ctx, create_even
     assert db.session.get(Event, event.id).seats_taken == 1
 
 
+def test_a_repeat_keeps_its_seat_and_takes_no_other_full_or_not(ctx, create_event):
+    """Someone already registered who posts the form again, with seats left or with the
+    event full, is answered as a repeat: no new seat, no refusal, the one place kept."""
+    event = create_event(capacity=2)
+    first, _ = register(event, "a@kommune.no")
+    later = utcnow() + registrations.RESEND_AFTER
+    again, new = register(event, "a@kommune.no", now=later)
+    assert (again.id, new) == (first.id, False)
+    assert db.session.get(Event, event.id).seats_taken == 1
+    register(event, "b@kommune.no")
+    again, new = register(event, "a@kommune.no", now=later + registrations.RESEND_AFTER)
+    assert (again.id, new, again.status) == (first.id, False, Registration.CONFIRMED)
+    assert db.session.get(Event, event.id).seats_taken == 2
+    assert count(Registration) == 2
+    assert [m.recipient for m in queued("confirmation")].count("a@kommune.no") == 3
+
+
 def test_full_event_with_waitlist_queues_without_an_invite(ctx, create_event):
     event = create_event(capacity=1, waitlist=True)
     register(event, "a@kommune.no")

@@ -44,8 +44,10 @@ _PUBLISHED = (
 
 
 def _public_event(slug: str, *, material: bool = False) -> Event:
-    statement = _WITH_MATERIAL if material else _BY_SLUG
-    event = db.session.scalars(statement, {"slug": slug}).unique().first()
+    if material:  # one row per material: made unique
+        event = db.session.scalars(_WITH_MATERIAL, {"slug": slug}).unique().first()
+    else:
+        event = db.session.scalars(_BY_SLUG, {"slug": slug}).first()
     if event is None or event.status not in PUBLIC_STATUSES:
         abort(404)
     return event
