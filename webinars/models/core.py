@@ -188,6 +188,9 @@ class Registration(db.Model):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_registrations_event_status", "event_id", "status"),
+        # An address's registrations for an event, cancelled ones too (the duplicate check,
+        # "send me my link again"): a seek, not a read of the event's every registration.
+        Index("ix_registrations_event_email", "event_id", "email"),
         # The campaign asks, for each municipality, whether anyone from it registered for
         # (or attended) one of the programme's events: a seek each, not a scan.
         Index("ix_registrations_municipality_event", "municipality_number", "event_id", "status"),
