@@ -218,6 +218,32 @@ def test_retired_municipality_is_refused(ctx, create_event, restore_register):
 # --- capacity and the waiting list -----------------------------------------------------------
 
 
+def test_the_duplicate_check_seeks_the_address_among_the_event_s_registrations(ctx, create_event):
+    """Every registration asks whether its address registered for the event before, under
+    the write lock: by an index on both, not by reading each registration of the event (the
+    cost would grow with every registration made)."""
+    event = create_event()
+    statements = []
+    listener = lambda _conn, _cursor, sql, params, *_rest: statements.append((sql, params))  # noqa: E731
+    sa_event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        register(event, "kari@kommune.no")
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", listener)
+    (sql, params), *_others = [
+        (sql, params)
+        for sql, params in statements
+        if sql.lstrip().startswith("SELECT") and "FROM registrations" in sql and "email" in sql
+    ]
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table is read whole
+            plan = conn.exec_driver_sql("EXPLAIN " + sql, params).scalars().all()
+        else:
+            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+    assert any("ix_registrations_event_email" in step for step in plan), plan
+
+
 def test_full_event_without_waitlist_refuses_and_stores_nothing(ctx, create_event):
     event = create_event(capacity=1)
     register(event, "a@kommune.no")
