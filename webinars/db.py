@@ -154,7 +154,7 @@ def lock_event(row: Event) -> Event:
     # those, which the lock's own statement brings: no reload (a fifth of a registration's
     # reads). Loaded earlier than that, or not loaded at all, it is read again whole.
     if inspect(row).dict.get("updated_at") is None:
-        return reload_locked(row)
+        return _reload_locked(row)
     return locked(row, execute(_LOCK_ROW, {"id": row.id}).first())
 
 
@@ -164,13 +164,13 @@ def locked(row: Event, current) -> Event:
     None): the counts if the rest is as loaded, else the row read again whole."""
     loaded = inspect(row).dict.get("updated_at")
     if current is None or loaded is None or current.updated_at != loaded:
-        return reload_locked(row)
+        return _reload_locked(row)
     set_committed_value(row, "seats_taken", current.seats_taken)
     set_committed_value(row, "sequence", current.sequence)
     return row
 
 
-def reload_locked(row: Event) -> Event:
+def _reload_locked(row: Event) -> Event:
     """The event's row locked and read again whole, into the same object."""
     return db.session.scalars(_LOCK_EVENT, {"id": row.id}).one()
 
